@@ -1,0 +1,109 @@
+using System.Collections.Immutable;
+using ARSoft.Tools.Net;
+using ARSoft.Tools.Net.Dns;
+
+namespace InlineSigner.Zones;
+
+/// <summary>
+/// One immutable version of a zone: its RRsets by owner name in canonical order (RFC 4034 §6.1) and,
+/// per name, by type. New versions share structure with old ones (immutable AVL trees), so a one-record
+/// change costs O(log n) and two versions can be diffed cheaply (unchanged RRsets are the same object).
+/// The model holds what it is given: zone rules (one SOA, CNAME alone, in-zone data…) are checked by
+/// <see cref="ZoneChecks"/>.
+/// </summary>
+public sealed class Zone
+{
+    private static readonly ImmutableSortedDictionary<DomainName, ImmutableSortedDictionary<RecordType, RRset>> EmptyNodes =
+        ImmutableSortedDictionary.Create<DomainName, ImmutableSortedDictionary<RecordType, RRset>>(CanonicalNameComparer.Instance);
+
+    private static readonly ImmutableSortedDictionary<RecordType, RRset> EmptyNode =
+        ImmutableSortedDictionary.Create<RecordType, RRset>(Comparer<RecordType>.Create((a, b) => ((ushort)a).CompareTo((ushort)b)));
+
+    private Zone(DomainName origin, ImmutableSortedDictionary<DomainName, ImmutableSortedDictionary<RecordType, RRset>> nodes)
+    {
+        Origin = origin;
+        Nodes = nodes;
+    }
+
+    public DomainName Origin { get; }
+
+    /// <summary>Owner names in canonical order, each with its RRsets ordered by type number.</summary>
+    public ImmutableSortedDictionary<DomainName, ImmutableSortedDictionary<RecordType, RRset>> Nodes { get; }
+
+    public static Zone Empty(DomainName origin) => new(origin, EmptyNodes);
+
+    /// <summary>Groups records into RRsets (RFC 2181 TTL fix-up: lowest TTL wins; see <see cref="ZoneChecks"/>).</summary>
+    public static Zone FromRecords(DomainName origin, IEnumerable<DnsRecordBase> records)
+    {
+        var groups = records.GroupBy(r => (Name: r.Name, r.RecordType, r.RecordClass), new KeyComparer());
+        var nodes = EmptyNodes.ToBuilder();
+        foreach (var group in groups)
+        {
+            var set = RRset.Create(group);
+            var node = nodes.TryGetValue(set.Owner, out var existing) ? existing : EmptyNode;
+            nodes[set.Owner] = node.SetItem(set.Type, set);
+        }
+        return new Zone(origin, nodes.ToImmutable());
+    }
+
+    /// <summary>The apex SOA, or null while the zone has none.</summary>
+    public SoaRecord? Soa => Find(Origin, RecordType.Soa)?.Records[0] as SoaRecord;
+
+    /// <summary>The SOA serial; throws when the zone has no SOA.</summary>
+    public uint Serial => Soa?.SerialNumber ?? throw new InvalidOperationException($"zone {Origin} has no SOA");
+
+    public RRset? Find(DomainName owner, RecordType type) =>
+        Nodes.TryGetValue(owner, out var node) && node.TryGetValue(type, out var set) ? set : null;
+
+    public bool HasName(DomainName owner) => Nodes.ContainsKey(owner);
+
+    /// <summary>Every RRset in canonical order.</summary>
+    public IEnumerable<RRset> RRsets => Nodes.Values.SelectMany(n => n.Values);
+
+    /// <summary>Every record in canonical order.</summary>
+    public IEnumerable<DnsRecordBase> Records => RRsets.SelectMany(s => s.Records);
+
+    public int RRsetCount => Nodes.Values.Sum(n => n.Count);
+
+    /// <summary>Replaces (or adds) one RRset.</summary>
+    public Zone With(RRset set)
+    {
+        var node = Nodes.TryGetValue(set.Owner, out var existing) ? existing : EmptyNode;
+        return new Zone(Origin, Nodes.SetItem(set.Owner, node.SetItem(set.Type, set)));
+    }
+
+    /// <summary>Removes one RRset (and the name, when it was its last).</summary>
+    public Zone Without(DomainName owner, RecordType type)
+    {
+        if (!Nodes.TryGetValue(owner, out var node) || !node.ContainsKey(type)) return this;
+        var remaining = node.Remove(type);
+        return new Zone(Origin, remaining.IsEmpty ? Nodes.Remove(owner) : Nodes.SetItem(owner, remaining));
+    }
+
+    /// <summary>Applies many RRset replacements and removals in one go.</summary>
+    public Zone WithChanges(IEnumerable<RRset> upserts, IEnumerable<(DomainName Owner, RecordType Type)> removals)
+    {
+        var nodes = Nodes.ToBuilder();
+        foreach (var (owner, type) in removals)
+        {
+            if (!nodes.TryGetValue(owner, out var node)) continue;
+            var remaining = node.Remove(type);
+            if (remaining.IsEmpty) nodes.Remove(owner); else nodes[owner] = remaining;
+        }
+        foreach (var set in upserts)
+        {
+            var node = nodes.TryGetValue(set.Owner, out var existing) ? existing : EmptyNode;
+            nodes[set.Owner] = node.SetItem(set.Type, set);
+        }
+        return new Zone(Origin, nodes.ToImmutable());
+    }
+
+    private sealed class KeyComparer : IEqualityComparer<(DomainName Name, RecordType Type, RecordClass Class)>
+    {
+        public bool Equals((DomainName Name, RecordType Type, RecordClass Class) x, (DomainName Name, RecordType Type, RecordClass Class) y) =>
+            x.Type == y.Type && x.Class == y.Class && CanonicalNameComparer.Instance.Equals(x.Name, y.Name);
+
+        public int GetHashCode((DomainName Name, RecordType Type, RecordClass Class) obj) =>
+            HashCode.Combine(CanonicalNameComparer.Instance.GetHashCode(obj.Name), obj.Type, obj.Class);
+    }
+}
