@@ -1,0 +1,62 @@
+using System.CommandLine;
+using InlineSigner.Cli.Commands;
+
+namespace InlineSigner.Cli;
+
+/// <summary>Builds the command tree and runs it: exit 0 on success, non-zero with one line on stderr otherwise.</summary>
+public static class CliApp
+{
+    public static RootCommand BuildRoot(TextWriter output)
+    {
+        var root = new RootCommand("InlineSigner: an inline DNSSEC signer whose keys are threshold-shared among dtcnode processes.");
+        foreach (var command in CommandCatalog.All(output)) root.Add(command);
+        return root;
+    }
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = BuildRoot(output);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            // Parse errors: one line naming the first problem, then the usual hint.
+            await error.WriteLineAsync($"inline-signer: error: {parse.Errors[0].Message} (see --help)");
+            return 2;
+        }
+
+        using var cancellation = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancellation.Cancel(); };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var config = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+            return await parse.InvokeAsync(config, cancellation.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            await error.WriteLineAsync("inline-signer: cancelled");
+            return 130;
+        }
+        catch (Exception e) when (e is CliException or IOException or UnauthorizedAccessException or FormatException
+                                      or InvalidOperationException or ArgumentException or System.Security.Cryptography.CryptographicException
+                                      or TimeoutException or NotSupportedException or AggregateException)
+        {
+            await error.WriteLineAsync($"inline-signer: error: {Describe(e)}");
+            return 1;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    /// <summary>One line: the message of the innermost meaningful exception.</summary>
+    private static string Describe(Exception e)
+    {
+        if (e is AggregateException { InnerExceptions.Count: 1 } aggregate) return Describe(aggregate.InnerExceptions[0]);
+        return e.Message.ReplaceLineEndings(" ");
+    }
+}
+
+/// <summary>An expected failure with a message for the user (bad arguments, missing files…).</summary>
+public sealed class CliException(string message) : Exception(message);
