@@ -1,0 +1,233 @@
+using ARSoft.Tools.Net;
+using ARSoft.Tools.Net.Dns;
+using InlineSigner.Zones.Text;
+
+namespace InlineSigner.Zones;
+
+/// <summary>The records of a master file, each with the place it came from, and the warnings met on the way.</summary>
+public sealed class MasterFile
+{
+    internal MasterFile(IReadOnlyList<DnsRecordBase> records, IReadOnlyList<(string File, int Line)> origins, IReadOnlyList<ZoneWarning> warnings)
+    {
+        Records = records;
+        Origins = origins;
+        Warnings = warnings;
+    }
+
+    public IReadOnlyList<DnsRecordBase> Records { get; }
+
+    /// <summary>File and line of each record, index for index with <see cref="Records"/> (for error messages).</summary>
+    public IReadOnlyList<(string File, int Line)> Origins { get; }
+
+    public IReadOnlyList<ZoneWarning> Warnings { get; }
+}
+
+/// <summary>
+/// Reads RFC 1035 master files: <c>@</c>, <c>$ORIGIN</c>, <c>$TTL</c>, <c>$INCLUDE</c>, relative and absolute
+/// names, omitted owner/TTL/class, parentheses, comments, quoted strings, escapes, RFC 3597 generic RDATA.
+/// Written on ARSoft's record types instead of its parser, which resolves <c>www CNAME @</c> to "@.origin",
+/// takes the previous record's TTL instead of <c>$TTL</c>, and fails on "( base64 )" on one line.
+/// </summary>
+public static class MasterFileReader
+{
+    private const int MaxIncludeDepth = 16;
+
+    public static MasterFile ReadFile(string path, DomainName? origin = null, int? defaultTtl = null)
+    {
+        var state = new ReaderState(origin, defaultTtl);
+        ReadFileInto(state, path, origin, depth: 0);
+        return state.Finish();
+    }
+
+    public static MasterFile ReadString(string text, DomainName origin, string sourceName = "<string>")
+    {
+        var state = new ReaderState(origin, null);
+        using var reader = new StringReader(text);
+        ReadInto(state, reader, sourceName, directory: Directory.GetCurrentDirectory(), origin, depth: 0);
+        return state.Finish();
+    }
+
+    private static void ReadFileInto(ReaderState state, string path, DomainName? origin, int depth)
+    {
+        StreamReader reader;
+        try
+        {
+            reader = new StreamReader(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Options = FileOptions.SequentialScan });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ZoneFileException(path, 0, $"cannot read the file: {e.Message}");
+        }
+        using (reader)
+        {
+            ReadInto(state, reader, path, Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", origin, depth);
+        }
+    }
+
+    private static void ReadInto(ReaderState state, TextReader reader, string source, string directory, DomainName? origin, int depth)
+    {
+        var tokenizer = new MasterFileTokenizer(reader, source);
+        DomainName? currentOrigin = origin;
+        foreach (var line in tokenizer.ReadLines())
+        {
+            try
+            {
+                var first = line.Tokens[0];
+                if (!line.StartsWithBlank && !first.Quoted && first.Text.StartsWith('$'))
+                {
+                    currentOrigin = Directive(state, line, source, directory, currentOrigin, depth);
+                    continue;
+                }
+                ReadRecord(state, line, source, currentOrigin);
+            }
+            catch (ZoneFileException)
+            {
+                throw;
+            }
+            catch (FormatException e)
+            {
+                throw new ZoneFileException(source, line.Line, e.Message);
+            }
+        }
+    }
+
+    private static DomainName? Directive(ReaderState state, LogicalLine line, string source, string directory, DomainName? origin, int depth)
+    {
+        var tokens = line.Tokens;
+        switch (tokens[0].Text.ToUpperInvariant())
+        {
+            case "$ORIGIN":
+                if (tokens.Count != 2) throw new FormatException("$ORIGIN takes exactly one domain name");
+                return PresentationFormat.ParseName(tokens[1].Text, origin);
+            case "$TTL":
+                if (tokens.Count != 2) throw new FormatException("$TTL takes exactly one TTL");
+                if (!PresentationFormat.TryParsePeriod(tokens[1].Text, out var ttl) || ttl > int.MaxValue)
+                    throw new FormatException($"$TTL '{tokens[1].Text}' is not a valid TTL");
+                state.DefaultTtl = (int)ttl;
+                return origin;
+            case "$INCLUDE":
+            {
+                if (tokens.Count is < 2 or > 3) throw new FormatException("$INCLUDE takes a file name and an optional origin");
+                if (depth >= MaxIncludeDepth) throw new FormatException($"$INCLUDE nested deeper than {MaxIncludeDepth} levels");
+                var file = tokens[1].Text;
+                var path = Path.IsPathRooted(file) ? file : Path.Combine(directory, file);
+                var includeOrigin = tokens.Count == 3 ? PresentationFormat.ParseName(tokens[2].Text, origin) : origin;
+                // The included file starts with the including file's owner context but its origin changes stay inside it (RFC 1035 §5.1).
+                var savedOwner = state.LastOwner;
+                ReadFileInto(state, path, includeOrigin, depth + 1);
+                state.LastOwner = savedOwner;
+                return origin;
+            }
+            case "$GENERATE":
+                throw new FormatException("$GENERATE is not supported; expand it before loading");
+            default:
+                throw new FormatException($"unknown directive '{tokens[0].Text}'");
+        }
+    }
+
+    private static void ReadRecord(ReaderState state, LogicalLine line, string source, DomainName? origin)
+    {
+        var tokens = line.Tokens;
+        int p = 0;
+        DomainName owner;
+        if (line.StartsWithBlank)
+        {
+            owner = state.LastOwner ?? throw new FormatException("record without an owner name and no previous owner to inherit");
+        }
+        else
+        {
+            owner = PresentationFormat.ParseName(tokens[0].Text, origin);
+            p = 1;
+        }
+
+        int? ttl = null;
+        RecordClass? recordClass = null;
+        RecordType type = default;
+        bool haveType = false;
+        // TTL and class may come in either order before the type (RFC 1035 §5.1).
+        for (int k = 0; k < 3 && p < tokens.Count && !haveType; k++, p++)
+        {
+            var text = tokens[p].Text;
+            if (tokens[p].Quoted) throw new FormatException($"unexpected quoted string '{text}' before the record type");
+            if (ttl is null && char.IsAsciiDigit(text[0]) && PresentationFormat.TryParsePeriod(text, out var seconds))
+            {
+                if (seconds > int.MaxValue) throw new FormatException($"TTL {seconds} is above 2147483647 (RFC 2181 §8)");
+                ttl = (int)seconds;
+                continue;
+            }
+            if (recordClass is null && PresentationFormat.TryParseClass(text, out var parsedClass))
+            {
+                recordClass = parsedClass;
+                continue;
+            }
+            if (PresentationFormat.TryParseType(text, out type))
+            {
+                haveType = true;
+                continue;
+            }
+            throw new FormatException($"'{text}' is not a TTL, class or record type");
+        }
+        if (!haveType) throw new FormatException(p >= tokens.Count ? "record has no type" : $"'{tokens[p].Text}' is not a record type");
+
+        var effectiveClass = recordClass ?? state.LastClass ?? RecordClass.INet;
+        int effectiveTtl;
+        if (ttl is { } explicitTtl)
+        {
+            effectiveTtl = explicitTtl;
+            state.LastTtl = explicitTtl;
+        }
+        else if (state.DefaultTtl is { } defaultTtl)
+        {
+            effectiveTtl = defaultTtl;
+        }
+        else if (state.LastTtl is { } lastTtl)
+        {
+            effectiveTtl = lastTtl;
+        }
+        else if (type == RecordType.Soa)
+        {
+            effectiveTtl = -1; // resolved below from the SOA MINIMUM, as BIND does
+        }
+        else
+        {
+            throw new FormatException("record has no TTL and no $TTL is in effect");
+        }
+
+        var rdata = PresentationFormat.ParseRData(type, tokens, p, origin ?? throw new FormatException("no origin is known (use $ORIGIN or give the zone name)"));
+        if (effectiveTtl < 0)
+        {
+            // SOA without any TTL: take MINIMUM (last 4 octets of its RDATA) and say so.
+            effectiveTtl = (int)Math.Min(int.MaxValue, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(rdata.AsSpan(rdata.Length - 4)));
+            state.LastTtl = effectiveTtl;
+            state.Warnings.Add(new ZoneWarning(source, line.Line, $"SOA has no TTL and no $TTL is in effect; using its MINIMUM {effectiveTtl}"));
+        }
+
+        DnsRecordBase record;
+        try
+        {
+            record = RecordWire.FromRData(owner, type, effectiveClass, effectiveTtl, rdata);
+        }
+        catch (FormatException e)
+        {
+            throw new FormatException($"invalid {PresentationFormat.FormatType(type)} data: {e.Message}");
+        }
+        state.LastOwner = owner;
+        state.LastClass = effectiveClass;
+        state.Records.Add(record);
+        state.Origins.Add((source, line.Line));
+    }
+
+    private sealed class ReaderState(DomainName? origin, int? defaultTtl)
+    {
+        public DomainName? Origin { get; } = origin;
+        public int? DefaultTtl { get; set; } = defaultTtl;
+        public int? LastTtl { get; set; }
+        public DomainName? LastOwner { get; set; }
+        public RecordClass? LastClass { get; set; }
+        public List<DnsRecordBase> Records { get; } = [];
+        public List<(string File, int Line)> Origins { get; } = [];
+        public List<ZoneWarning> Warnings { get; } = [];
+
+        public MasterFile Finish() => new(Records, Origins, Warnings);
+    }
+}
