@@ -6,16 +6,16 @@ namespace InlineSigner.Cli;
 /// <summary>Builds the command tree and runs it: exit 0 on success, non-zero with one line on stderr otherwise.</summary>
 public static class CliApp
 {
-    public static RootCommand BuildRoot(TextWriter output)
+    public static RootCommand BuildRoot(TextWriter output, TextWriter error)
     {
         var root = new RootCommand("InlineSigner: an inline DNSSEC signer whose keys are threshold-shared among dtcnode processes.");
-        foreach (var command in CommandCatalog.All(output)) root.Add(command);
+        foreach (var command in CommandCatalog.All(output, error)) root.Add(command);
         return root;
     }
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
     {
-        var root = BuildRoot(output);
+        var root = BuildRoot(output, error);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

@@ -1,7 +1,6 @@
 using ARSoft.Tools.Net;
 using ARSoft.Tools.Net.Dns;
 using InlineSigner.Zones;
-using Zone = InlineSigner.Zones.Zone;
 
 namespace InlineSigner.Storage;
 

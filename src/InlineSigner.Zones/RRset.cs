@@ -27,7 +27,8 @@ public sealed class RRset
     public RecordClass Class { get; }
     public int Ttl { get; }
 
-    /// <summary>The records, in canonical order. Each record's own TTL equals <see cref="Ttl"/>.</summary>
+    /// <summary>The records, in canonical order. Each record's own TTL equals <see cref="Ttl"/>, except in the RRSIG
+    /// set of a name, where each signature keeps the TTL of the RRset it covers and <see cref="Ttl"/> is the lowest.</summary>
     public ImmutableArray<DnsRecordBase> Records { get; }
 
     /// <summary>Canonical RDATA of each record, index for index with <see cref="Records"/>.</summary>
@@ -45,6 +46,8 @@ public sealed class RRset
         var sorted = RecordOrder.SortAndDeduplicate(records);
         if (sorted.Count == 0) throw new ArgumentException("an RRset needs at least one record", nameof(records));
         var first = sorted[0].Record;
+        // RRSIG records at one name cover different RRsets and keep each its own TTL (RFC 4034 §3, RFC 2181 §5.2 does not apply).
+        bool keepTtls = first.RecordType == RecordType.RrSig;
         int effectiveTtl = ttl ?? sorted.Min(r => r.Record.TimeToLive);
         var builder = ImmutableArray.CreateBuilder<DnsRecordBase>(sorted.Count);
         var rdata = ImmutableArray.CreateBuilder<byte[]>(sorted.Count);
@@ -53,7 +56,7 @@ public sealed class RRset
             if (record.RecordType != first.RecordType || record.RecordClass != first.RecordClass ||
                 !CanonicalNameComparer.Instance.Equals(record.Name, first.Name))
                 throw new ArgumentException($"record {record} does not belong to RRset {first.Name} {first.RecordType}");
-            builder.Add(record.TimeToLive == effectiveTtl ? record : WithTtl(record, effectiveTtl));
+            builder.Add(keepTtls || record.TimeToLive == effectiveTtl ? record : WithTtl(record, effectiveTtl));
             rdata.Add(canonical);
         }
         return new RRset(first.Name, first.RecordType, first.RecordClass, effectiveTtl, builder.MoveToImmutable(), rdata.MoveToImmutable());
@@ -70,7 +73,10 @@ public sealed class RRset
         if (Type != other.Type || Class != other.Class || Ttl != other.Ttl || Count != other.Count) return false;
         if (!CanonicalNameComparer.Instance.Equals(Owner, other.Owner)) return false;
         for (int i = 0; i < Count; i++)
+        {
             if (!CanonicalRData[i].AsSpan().SequenceEqual(other.CanonicalRData[i])) return false;
+            if (Records[i].TimeToLive != other.Records[i].TimeToLive) return false;
+        }
         return true;
     }
 

@@ -47,6 +47,7 @@ public static class ZoneChecks
         for (int i = 0; i < records.Count; i++)
         {
             var key = (records[i].Name, records[i].RecordType);
+            if (records[i].RecordType == RecordType.RrSig) continue;
             if (!firstByKey.TryGetValue(key, out var first)) { firstByKey[key] = i; continue; }
             if (records[first].TimeToLive != records[i].TimeToLive && warned.Add(key))
             {
