@@ -111,6 +111,7 @@ public static class MasterFileReader
                 if (depth >= MaxIncludeDepth) throw new FormatException($"$INCLUDE nested deeper than {MaxIncludeDepth} levels");
                 var file = tokens[1].Text;
                 var path = Path.IsPathRooted(file) ? file : Path.Combine(directory, file);
+                if (!File.Exists(path)) throw new FormatException($"$INCLUDE {file}: cannot read the file {path} (not found)");
                 var includeOrigin = tokens.Count == 3 ? PresentationFormat.ParseName(tokens[2].Text, origin) : origin;
                 // The included file starts with the including file's owner context but its origin changes stay inside it (RFC 1035 §5.1).
                 var savedOwner = state.LastOwner;

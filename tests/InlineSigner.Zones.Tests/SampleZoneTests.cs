@@ -1,5 +1,6 @@
 using ARSoft.Tools.Net;
 using ARSoft.Tools.Net.Dns;
+using InlineSigner.Tests.Shared;
 using InlineSigner.Zones;
 
 namespace InlineSigner.Zones.Tests;
@@ -16,7 +17,7 @@ public sealed class SampleZoneTests
     [MemberData(nameof(SampleZones))]
     public void Sample_zone_round_trips_through_the_writer(string file, string origin)
     {
-        var path = TestPaths.Zone(file);
+        var path = RepositoryPaths.Zone(file);
         var zone = ZoneChecks.LoadFile(path, DomainName.Parse(origin));
         var text = MasterFileWriter.WriteToString(zone);
         var again = ZoneChecks.Load(MasterFileReader.ReadString(text, DomainName.Parse(origin), "written"), DomainName.Parse(origin));
@@ -27,20 +28,3 @@ public sealed class SampleZoneTests
     }
 }
 
-internal static class TestPaths
-{
-    public static string Root
-    {
-        get
-        {
-            var recorded = typeof(TestPaths).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
-                .Cast<System.Reflection.AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "RepositoryRoot")?.Value;
-            if (recorded is not null && File.Exists(Path.Combine(recorded, "InlineSigner.sln"))) return Path.GetFullPath(recorded);
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "InlineSigner.sln"))) dir = dir.Parent;
-            return dir?.FullName ?? throw new InvalidOperationException("repository root not found");
-        }
-    }
-
-    public static string Zone(string name) => Path.Combine(Root, "zones", name);
-}
