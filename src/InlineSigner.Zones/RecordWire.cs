@@ -35,12 +35,20 @@ public static class RecordWire
     private static byte[] EncodeRData(DnsRecordBase record, bool canonical)
     {
         if (record is UnknownRecord unknown) return unknown.RecordData.ToArray();
-        var buffer = new byte[65535 + 2];
-        int offset = 0;
-        ArsoftInternals.EncodeRecordBody(record, buffer, ref offset, null, canonical);
-        int length = BinaryPrimitives.ReadUInt16BigEndian(buffer);
-        if (length != offset - 2) throw new InvalidOperationException($"RDATA length mismatch encoding {record.RecordType}");
-        return buffer.AsSpan(2, length).ToArray();
+        // A pooled 64 KiB scratch buffer: RDATA can be that long, and allocating it per record dominated signing time.
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(65535 + 2);
+        try
+        {
+            int offset = 0;
+            ArsoftInternals.EncodeRecordBody(record, buffer, ref offset, null, canonical);
+            int length = BinaryPrimitives.ReadUInt16BigEndian(buffer);
+            if (length != offset - 2) throw new InvalidOperationException($"RDATA length mismatch encoding {record.RecordType}");
+            return buffer.AsSpan(2, length).ToArray();
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>Uncompressed wire form of a name; lower-cased when <paramref name="lowercase"/>.</summary>

@@ -115,13 +115,17 @@ public static class ZoneChecks
     /// <summary>Names strictly below a delegation (zone cut other than the apex) holding data other than glue addresses.</summary>
     public static IEnumerable<(DomainName Owner, RecordType Type)> OccludedData(Zone zone)
     {
-        var cuts = DelegationPoints(zone).ToList();
-        if (cuts.Count == 0) yield break;
+        // Canonical order puts every name below a cut right after the cut, so one pass with the current cut suffices.
+        DomainName? cut = null;
         foreach (var (name, node) in zone.Nodes)
         {
-            if (!cuts.Any(cut => name.IsSubDomainOf(cut))) continue;
-            foreach (var type in node.Keys)
-                if (type is not (RecordType.A or RecordType.Aaaa)) yield return (name, type);
+            if (cut is not null && name.IsSubDomainOf(cut))
+            {
+                foreach (var type in node.Keys)
+                    if (type is not (RecordType.A or RecordType.Aaaa)) yield return (name, type);
+                continue;
+            }
+            cut = !CanonicalNameComparer.Instance.Equals(name, zone.Origin) && node.ContainsKey(RecordType.Ns) ? name : null;
         }
     }
 

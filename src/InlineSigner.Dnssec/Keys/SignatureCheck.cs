@@ -9,6 +9,9 @@ namespace InlineSigner.Dnssec.Keys;
 /// signature an <see cref="ISigner"/> returns before it is published.</summary>
 public static class SignatureCheck
 {
+    /// <summary>A verifier with the public key imported once, for checking many signatures by the same key.</summary>
+    public static PublicKeyVerifier For(DnsSecAlgorithm algorithm, ReadOnlySpan<byte> publicKey) => new(algorithm, publicKey.ToArray());
+
     public static bool Verify(DnsSecAlgorithm algorithm, ReadOnlySpan<byte> publicKey, ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature)
     {
         try
@@ -50,5 +53,68 @@ public static class SignatureCheck
         {
             return false;
         }
+    }
+}
+
+/// <summary>One imported public key. Thread-safe: System.Security.Cryptography keys may verify concurrently.</summary>
+public sealed class PublicKeyVerifier : IDisposable
+{
+    private readonly DnsSecAlgorithm _algorithm;
+    private readonly byte[] _publicKey;
+    private readonly RSA? _rsa;
+    private readonly ECDsa? _ecdsa;
+
+    internal PublicKeyVerifier(DnsSecAlgorithm algorithm, byte[] publicKey)
+    {
+        _algorithm = algorithm;
+        _publicKey = publicKey;
+        try
+        {
+            switch (algorithm)
+            {
+                case DnsSecAlgorithm.RsaSha256:
+                case DnsSecAlgorithm.RsaSha512:
+                    _rsa = RSA.Create(RsaPublicKey.Decode(publicKey));
+                    break;
+                case DnsSecAlgorithm.EcDsaP256Sha256 when publicKey.Length == 64:
+                case DnsSecAlgorithm.EcDsaP384Sha384 when publicKey.Length == 96:
+                {
+                    int size = publicKey.Length / 2;
+                    _ecdsa = ECDsa.Create(new ECParameters
+                    {
+                        Curve = size == 32 ? ECCurve.NamedCurves.nistP256 : ECCurve.NamedCurves.nistP384,
+                        Q = new ECPoint { X = publicKey[..size], Y = publicKey[size..] },
+                    });
+                    break;
+                }
+            }
+        }
+        catch (Exception e) when (e is CryptographicException or FormatException)
+        {
+            _rsa = null;
+            _ecdsa = null;
+        }
+    }
+
+    public bool Verify(ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature)
+    {
+        try
+        {
+            if (_rsa is not null) return _rsa.VerifyData(data, signature, DnssecAlgorithms.Hash(_algorithm), RSASignaturePadding.Pkcs1);
+            if (_ecdsa is not null)
+                return signature.Length == _publicKey.Length &&
+                       _ecdsa.VerifyData(data, signature, DnssecAlgorithms.Hash(_algorithm), DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+            return _algorithm == DnsSecAlgorithm.Ed25519 && SignatureCheck.Verify(_algorithm, _publicKey, data, signature);
+        }
+        catch (CryptographicException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose()
+    {
+        _rsa?.Dispose();
+        _ecdsa?.Dispose();
     }
 }

@@ -15,8 +15,11 @@ public readonly record struct SigningProgress(int SignaturesDone, int Signatures
 /// <summary>A signature that failed its check against the signer's public key; never published.</summary>
 public sealed class SignatureVerificationException(string message) : Exception(message);
 
-/// <summary>One RRset to sign with one key.</summary>
-public sealed record SigningJob(RRset Set, ISigner Key, byte[] Header, byte[] Input);
+/// <summary>One RRset to sign with one key. The signing input is built when the job is signed (in parallel).</summary>
+public sealed record SigningJob(RRset Set, ISigner Key, byte[] Header)
+{
+    public byte[] Input() => Rrsig.SigningInput(Set, Header, (uint)Set.Ttl);
+}
 
 /// <summary>
 /// Signs whole zones: strips old DNSSEC data, publishes the DNSKEY RRset, builds the NSEC or NSEC3 chain,
@@ -100,7 +103,7 @@ public static class ZoneSigner
         {
             var header = Rrsig.RDataWithoutSignature(set.Type, key.Algorithm, Rrsig.LabelCount(set.Owner), (uint)set.Ttl,
                 expiration, inception, key.KeyTag, origin);
-            yield return new SigningJob(set, key, header, Rrsig.SigningInput(set, header, (uint)set.Ttl));
+            yield return new SigningJob(set, key, header);
         }
     }
 
@@ -117,24 +120,33 @@ public static class ZoneSigner
         foreach (var group in Enumerable.Range(0, jobs.Count).GroupBy(i => jobs[i].Key))
             foreach (var chunk in group.Chunk(Math.Max(1, batchSize)))
                 batches.Add((group.Key, chunk));
-
-        await Parallel.ForEachAsync(batches, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount) },
-            async (batch, ct) =>
-            {
-                var inputs = batch.Indexes.Select(i => (ReadOnlyMemory<byte>)jobs[i].Input).ToList();
-                var signatures = await batch.Key.SignAsync(inputs, ct);
-                if (signatures.Count != inputs.Count)
-                    throw new SignatureVerificationException($"signer {batch.Key.KeyTag} returned {signatures.Count} signatures for {inputs.Count} inputs");
-                for (int k = 0; k < batch.Indexes.Length; k++)
+        // One imported public key per signer: importing it per signature cost more than the check itself.
+        var verifiers = jobs.Select(j => j.Key).Distinct().ToDictionary(k => k, k => SignatureCheck.For(k.Algorithm, k.DnsKey.PublicKey));
+        try
+        {
+            await Parallel.ForEachAsync(batches, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount) },
+                async (batch, ct) =>
                 {
-                    var job = jobs[batch.Indexes[k]];
-                    if (!SignatureCheck.Verify(job.Key.Algorithm, job.Key.DnsKey.PublicKey, job.Input, signatures[k]))
-                        throw new SignatureVerificationException($"signature over {job.Set.Owner} {job.Set.Type} by key {job.Key.KeyTag} does not verify; nothing was published");
-                    results[batch.Indexes[k]] = Rrsig.Build(job.Set, job.Header, signatures[k]);
-                }
-                int total = Interlocked.Add(ref done, batch.Indexes.Length);
-                progress?.Report(new SigningProgress(total, jobs.Count));
-            });
+                    var inputs = batch.Indexes.Select(i => jobs[i].Input()).ToArray();
+                    var signatures = await batch.Key.SignAsync(inputs.Select(i => (ReadOnlyMemory<byte>)i).ToList(), ct);
+                    if (signatures.Count != inputs.Length)
+                        throw new SignatureVerificationException($"signer {batch.Key.KeyTag} returned {signatures.Count} signatures for {inputs.Length} inputs");
+                    var verifier = verifiers[batch.Key];
+                    for (int k = 0; k < batch.Indexes.Length; k++)
+                    {
+                        var job = jobs[batch.Indexes[k]];
+                        if (!verifier.Verify(inputs[k], signatures[k]))
+                            throw new SignatureVerificationException($"signature over {job.Set.Owner} {job.Set.Type} by key {job.Key.KeyTag} does not verify; nothing was published");
+                        results[batch.Indexes[k]] = Rrsig.Build(job.Set, job.Header, signatures[k]);
+                    }
+                    int total = Interlocked.Add(ref done, batch.Indexes.Length);
+                    progress?.Report(new SigningProgress(total, jobs.Count));
+                });
+        }
+        finally
+        {
+            foreach (var verifier in verifiers.Values) verifier.Dispose();
+        }
         return results;
     }
 
@@ -144,11 +156,16 @@ public static class ZoneSigner
         var upserts = new List<RRset>();
         foreach (var group in rrsigs.GroupBy(r => r.Name, CanonicalNameComparer.Instance))
         {
+            var current = zone.Find(group.Key, RecordType.RrSig);
+            if (current is null)
+            {
+                upserts.Add(RRset.Create(group));
+                continue;
+            }
             var fresh = group.Select(r => (Record: r, Fields: RrsigFields.Of(r))).ToList();
             var replaced = fresh.Select(f => (f.Fields.TypeCovered, f.Fields.KeyTag, f.Fields.Algorithm)).ToHashSet();
-            var existing = zone.Find(group.Key, RecordType.RrSig)?.Records
-                .Where(r => { var f = RrsigFields.Of(r); return !replaced.Contains((f.TypeCovered, f.KeyTag, f.Algorithm)); })
-                ?? [];
+            var existing = current.Records
+                .Where(r => { var f = RrsigFields.Of(r); return !replaced.Contains((f.TypeCovered, f.KeyTag, f.Algorithm)); });
             upserts.Add(RRset.Create(existing.Concat(fresh.Select(f => f.Record))));
         }
         return zone.WithChanges(upserts, []);
