@@ -237,23 +237,36 @@ public static class ThresholdRsaCombiner
         using var n = BigNum.FromBytes(publicKey.Modulus);
         using var x = ThresholdRsaMath.MessageToInteger(encodedMessage, n, ctx);
         var indexes = shares.Select(s => s.Index).ToList();
-        var w = BigNum.FromWord(1);
+        // w = Π x_i^{2λ_i}: positive and negative exponents are multiplied up separately so that one modular
+        // inversion serves them all (an inversion costs a good fraction of an exponentiation).
+        var numerator = BigNum.FromWord(1);
+        var denominator = BigNum.FromWord(1);
+        BigNum? w = null;
         try
         {
             foreach (var share in shares)
             {
                 using var xi = BigNum.FromBytes(share.Value);
                 if (xi.IsZero || xi.CompareTo(n) >= 0) return false;
-                var lambda = ThresholdRsaMath.Lagrange(publicKey.Delta, indexes, share.Index);
-                var exponent = 2 * lambda;
-                using var factor = PowerSigned(xi, exponent, n, ctx);
-                if (factor is null) return false;
-                var next = BigNum.ModMul(w, factor, n, ctx);
-                w.Dispose();
-                w = next;
+                var exponent = 2 * ThresholdRsaMath.Lagrange(publicKey.Delta, indexes, share.Index);
+                using var magnitude = BigNum.FromBigInteger(BigInteger.Abs(exponent));
+                using var power = BigNum.ModExp(xi, magnitude, n, ctx);
+                ref var target = ref exponent.Sign < 0 ? ref denominator : ref numerator;
+                var next = BigNum.ModMul(target, power, n, ctx);
+                target.Dispose();
+                target = next;
+            }
+            try
+            {
+                using var inverse = BigNum.ModInverse(denominator, n, ctx);
+                w = BigNum.ModMul(numerator, inverse, n, ctx);
+            }
+            catch (CryptographicException)
+            {
+                return false;
             }
             // w^e = x^{4Δ²}; with 4Δ²·a + e·b = 1, y = w^a · x^b satisfies y^e = x.
-            var (a, b) = ThresholdRsaMath.Bezout(4 * publicKey.Delta * publicKey.Delta, ThresholdRsaDealer.PublicExponent);
+            var (a, b) = publicKey.CombineExponents;
             using var wa = PowerSigned(w, a, n, ctx);
             using var xb = PowerSigned(x, b, n, ctx);
             if (wa is null || xb is null) return false;
@@ -266,7 +279,9 @@ public static class ThresholdRsaCombiner
         }
         finally
         {
-            w.Dispose();
+            numerator.Dispose();
+            denominator.Dispose();
+            w?.Dispose();
         }
     }
 

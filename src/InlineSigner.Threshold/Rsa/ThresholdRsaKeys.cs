@@ -28,7 +28,11 @@ public sealed class ThresholdRsaPublicKey
         VerificationBase = verificationBase;
         VerificationKeys = verificationKeys;
         Delta = Factorial(parties);
+        CombineExponents = ThresholdRsaMath.Bezout(4 * Delta * Delta, new BigInteger(Exponent, isUnsigned: true, isBigEndian: true));
     }
+
+    /// <summary>a, b with 4Δ²·a + e·b = 1, fixed per key (the last step of combining).</summary>
+    internal (BigInteger A, BigInteger B) CombineExponents { get; }
 
     public byte[] Modulus { get; }
     public byte[] Exponent { get; }
@@ -74,7 +78,14 @@ public sealed class ThresholdRsaPublicKey
         reader.End();
         if (modulus.Length < 64 || (modulus[^1] & 1) == 0) throw new ThresholdFormatException("threshold RSA public key: modulus is not an odd number of at least 512 bits");
         if (exponent.Length == 0) throw new ThresholdFormatException("threshold RSA public key: empty exponent");
-        return new ThresholdRsaPublicKey(modulus, exponent, t, n, v, keys);
+        try
+        {
+            return new ThresholdRsaPublicKey(modulus, exponent, t, n, v, keys);
+        }
+        catch (Exception e) when (e is ArgumentException or CryptographicException)
+        {
+            throw new ThresholdFormatException($"threshold RSA public key: {e.Message}");
+        }
     }
 
     internal static BigInteger Factorial(int n)
