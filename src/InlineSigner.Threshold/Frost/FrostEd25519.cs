@@ -1,0 +1,258 @@
+using System.Security.Cryptography;
+
+namespace InlineSigner.Threshold.Frost;
+
+/// <summary>A participant's long-lived signing share sk_i (secret) with its identifier. Zeroed on dispose.</summary>
+public sealed class FrostKeyShare : IDisposable
+{
+    private readonly byte[] _secret;
+
+    public FrostKeyShare(int identifier, ReadOnlySpan<byte> secret)
+    {
+        if (identifier < 1 || identifier > 255) throw new ArgumentException($"identifier {identifier} out of range");
+        if (!Ed25519Group.IsCanonicalScalar(secret)) throw new ArgumentException("share is not a canonical scalar");
+        Identifier = identifier;
+        _secret = secret.ToArray();
+    }
+
+    public int Identifier { get; }
+    internal ReadOnlySpan<byte> Secret => _secret;
+
+    public byte[] VerificationShare() => Ed25519Group.BaseMul(_secret);
+
+    public void Dispose() => CryptographicOperations.ZeroMemory(_secret);
+
+    public override string ToString() => $"FROST key share #{Identifier} (secret not shown)";
+}
+
+/// <summary>The group's public side: the group key (an Ed25519 public key) and each participant's verification share.</summary>
+public sealed record FrostPublicKey(byte[] GroupPublicKey, IReadOnlyDictionary<int, byte[]> VerificationShares, int Threshold)
+{
+    /// <summary>The DNSKEY public key of algorithm 15 is the 32-byte Ed25519 key itself (RFC 8080).</summary>
+    public byte[] DnsKeyPublicKey() => GroupPublicKey.ToArray();
+}
+
+/// <summary>Round one commitments of a participant (public).</summary>
+public sealed record FrostCommitment(int Identifier, byte[] Hiding, byte[] Binding);
+
+/// <summary>
+/// A participant's nonce pair for one signature (round one). Single use: <see cref="Consume"/> hands the secrets out
+/// once and zeroes them; a second use throws, so a nonce can never sign two messages.
+/// </summary>
+public sealed class FrostNonce : IDisposable
+{
+    private byte[]? _hiding;
+    private byte[]? _binding;
+
+    internal FrostNonce(int identifier, byte[] hiding, byte[] binding)
+    {
+        _hiding = hiding;
+        _binding = binding;
+        Commitment = new FrostCommitment(identifier, Ed25519Group.BaseMul(hiding), Ed25519Group.BaseMul(binding));
+    }
+
+    public FrostCommitment Commitment { get; }
+
+    public bool Used => _hiding is null;
+
+    internal (byte[] Hiding, byte[] Binding) Consume()
+    {
+        var pair = (_hiding ?? throw new InvalidOperationException("this FROST nonce was already used; a nonce signs one message only"), _binding!);
+        _hiding = null;
+        _binding = null;
+        return pair;
+    }
+
+    public void Dispose()
+    {
+        if (_hiding is not null) CryptographicOperations.ZeroMemory(_hiding);
+        if (_binding is not null) CryptographicOperations.ZeroMemory(_binding);
+        _hiding = _binding = null;
+    }
+}
+
+/// <summary>
+/// FROST(Ed25519, SHA-512) as specified in RFC 9591: two-round threshold Schnorr signatures whose aggregate is a
+/// plain RFC 8032 Ed25519 signature. Context string "FROST-ED25519-SHA512-v1".
+/// </summary>
+public static class FrostEd25519
+{
+    private static readonly byte[] Context = "FROST-ED25519-SHA512-v1"u8.ToArray();
+
+    // ---- hashes (RFC 9591 §6.5)
+    private static byte[] HashToScalar(params ReadOnlySpan<byte[]> parts)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA512);
+        foreach (var part in parts) sha.AppendData(part);
+        return Ed25519Group.Reduce64(sha.GetHashAndReset());
+    }
+
+    private static byte[] H1(byte[] m) => HashToScalar(Context, "rho"u8.ToArray(), m);
+    private static byte[] H2(byte[] m) => HashToScalar(m);
+    private static byte[] H3(byte[] m) => HashToScalar(Context, "nonce"u8.ToArray(), m);
+    private static byte[] H4(byte[] m) => SHA512.HashData([.. Context, .. "msg"u8, .. m]);
+    private static byte[] H5(byte[] m) => SHA512.HashData([.. Context, .. "com"u8, .. m]);
+
+    /// <summary>nonce_generate: H3(random_bytes(32) || sk). Randomness is injectable only for the RFC test vectors.</summary>
+    internal static byte[] NonceGenerate(ReadOnlySpan<byte> secret, ReadOnlySpan<byte> randomness) => H3([.. randomness, .. secret]);
+
+    /// <summary>Round one: fresh hiding and binding nonces and their commitments.</summary>
+    public static FrostNonce Commit(FrostKeyShare share) =>
+        Commit(share, RandomNumberGenerator.GetBytes(32), RandomNumberGenerator.GetBytes(32));
+
+    internal static FrostNonce Commit(FrostKeyShare share, ReadOnlySpan<byte> hidingRandomness, ReadOnlySpan<byte> bindingRandomness) =>
+        new(share.Identifier, NonceGenerate(share.Secret, hidingRandomness), NonceGenerate(share.Secret, bindingRandomness));
+
+    /// <summary>Round two: the signature share z_i for <paramref name="message"/> under the sorted commitment list.</summary>
+    public static byte[] Sign(FrostKeyShare share, FrostNonce nonce, byte[] message, IReadOnlyList<FrostCommitment> commitments, FrostPublicKey publicKey)
+    {
+        var list = Sorted(commitments);
+        if (!list.Any(c => c.Identifier == share.Identifier && c.Hiding.AsSpan().SequenceEqual(nonce.Commitment.Hiding) && c.Binding.AsSpan().SequenceEqual(nonce.Commitment.Binding)))
+            throw new ArgumentException("the commitment list does not contain this participant's commitment");
+        var bindingFactors = BindingFactors(publicKey.GroupPublicKey, list, message);
+        var groupCommitment = GroupCommitment(list, bindingFactors);
+        var challenge = Challenge(groupCommitment, publicKey.GroupPublicKey, message);
+        var lambda = Lagrange(list.Select(c => c.Identifier).ToList(), share.Identifier);
+        var (hiding, binding) = nonce.Consume();
+        try
+        {
+            // z_i = d_i + e_i·ρ_i + λ_i·sk_i·c
+            var eRho = Ed25519Group.Mul(binding, bindingFactors[share.Identifier]);
+            var lambdaSk = Ed25519Group.Mul(lambda, share.Secret);
+            var term = Ed25519Group.Mul(lambdaSk, challenge);
+            var z = Ed25519Group.Add(Ed25519Group.Add(hiding, eRho), term);
+            CryptographicOperations.ZeroMemory(eRho);
+            CryptographicOperations.ZeroMemory(lambdaSk);
+            CryptographicOperations.ZeroMemory(term);
+            return z;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(hiding);
+            CryptographicOperations.ZeroMemory(binding);
+        }
+    }
+
+    /// <summary>Checks one signature share against its participant's verification share (RFC 9591 §5.4).</summary>
+    public static bool VerifyShare(int identifier, byte[] signatureShare, byte[] message, IReadOnlyList<FrostCommitment> commitments, FrostPublicKey publicKey)
+    {
+        if (!Ed25519Group.IsCanonicalScalar(signatureShare)) return false;
+        if (!publicKey.VerificationShares.TryGetValue(identifier, out var verificationShare)) return false;
+        var list = Sorted(commitments);
+        var commitment = list.FirstOrDefault(c => c.Identifier == identifier);
+        if (commitment is null) return false;
+        try
+        {
+            var bindingFactors = BindingFactors(publicKey.GroupPublicKey, list, message);
+            var groupCommitment = GroupCommitment(list, bindingFactors);
+            var challenge = Challenge(groupCommitment, publicKey.GroupPublicKey, message);
+            var commShare = Ed25519Group.AddPoints(commitment.Hiding, Ed25519Group.MulPoint(bindingFactors[identifier], commitment.Binding));
+            var lambda = Lagrange(list.Select(c => c.Identifier).ToList(), identifier);
+            var left = Ed25519Group.BaseMul(signatureShare);
+            var right = Ed25519Group.AddPoints(commShare, Ed25519Group.MulPoint(Ed25519Group.Mul(challenge, lambda), verificationShare));
+            return left.AsSpan().SequenceEqual(right);
+        }
+        catch (CryptographicException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Aggregates the shares into the Ed25519 signature R || z. Each share is verified first, so a cheating signer is
+    /// named (<see cref="ThresholdSigningException.BadHolders"/>) instead of producing an invalid signature.
+    /// </summary>
+    public static byte[] Aggregate(byte[] message, IReadOnlyList<FrostCommitment> commitments, IReadOnlyDictionary<int, byte[]> signatureShares, FrostPublicKey publicKey)
+    {
+        var list = Sorted(commitments);
+        if (list.Count < publicKey.Threshold) throw new ThresholdSigningException($"{list.Count} commitments, {publicKey.Threshold} needed", []);
+        var bad = list.Where(c => !signatureShares.TryGetValue(c.Identifier, out var z) || !VerifyShare(c.Identifier, z, message, list, publicKey))
+            .Select(c => c.Identifier).ToList();
+        if (bad.Count > 0) throw new ThresholdSigningException($"signature shares from [{string.Join(", ", bad)}] are missing or invalid", bad);
+        var bindingFactors = BindingFactors(publicKey.GroupPublicKey, list, message);
+        var groupCommitment = GroupCommitment(list, bindingFactors);
+        var z = new byte[32];
+        foreach (var c in list) z = Ed25519Group.Add(z, signatureShares[c.Identifier]);
+        return [.. groupCommitment, .. z];
+    }
+
+    private static List<FrostCommitment> Sorted(IReadOnlyList<FrostCommitment> commitments)
+    {
+        var list = commitments.OrderBy(c => c.Identifier).ToList();
+        for (int i = 1; i < list.Count; i++)
+            if (list[i].Identifier == list[i - 1].Identifier) throw new ArgumentException($"participant {list[i].Identifier} appears twice in the commitment list");
+        foreach (var c in list)
+            if (!Ed25519Group.IsValidElement(c.Hiding) || !Ed25519Group.IsValidElement(c.Binding))
+                throw new ThresholdSigningException($"participant {c.Identifier} sent an invalid commitment", [c.Identifier]);
+        return list;
+    }
+
+    internal static Dictionary<int, byte[]> BindingFactors(byte[] groupPublicKey, List<FrostCommitment> list, byte[] message)
+    {
+        var encoded = list.SelectMany(c => Ed25519Group.ScalarFromInt(c.Identifier).Concat(c.Hiding).Concat(c.Binding)).ToArray();
+        byte[] prefix = [.. groupPublicKey, .. H4(message), .. H5(encoded)];
+        return list.ToDictionary(c => c.Identifier, c => H1([.. prefix, .. Ed25519Group.ScalarFromInt(c.Identifier)]));
+    }
+
+    internal static byte[] GroupCommitment(List<FrostCommitment> list, Dictionary<int, byte[]> bindingFactors)
+    {
+        byte[]? sum = null;
+        foreach (var c in list)
+        {
+            var term = Ed25519Group.AddPoints(c.Hiding, Ed25519Group.MulPoint(bindingFactors[c.Identifier], c.Binding));
+            sum = sum is null ? term : Ed25519Group.AddPoints(sum, term);
+        }
+        return sum!;
+    }
+
+    internal static byte[] Challenge(byte[] groupCommitment, byte[] groupPublicKey, byte[] message) =>
+        H2([.. groupCommitment, .. groupPublicKey, .. message]);
+
+    /// <summary>derive_interpolating_value: λ_i = Π_{j≠i} x_j / (x_j − x_i) over the scalar field.</summary>
+    internal static byte[] Lagrange(IReadOnlyList<int> identifiers, int identifier)
+    {
+        var numerator = Ed25519Group.ScalarFromInt(1);
+        var denominator = Ed25519Group.ScalarFromInt(1);
+        foreach (var j in identifiers)
+        {
+            if (j == identifier) continue;
+            var xj = Ed25519Group.ScalarFromInt(j);
+            numerator = Ed25519Group.Mul(numerator, xj);
+            denominator = Ed25519Group.Mul(denominator, Ed25519Group.Sub(xj, Ed25519Group.ScalarFromInt(identifier)));
+        }
+        return Ed25519Group.Mul(numerator, Ed25519Group.Invert(denominator));
+    }
+
+    /// <summary>
+    /// Trusted-dealer key generation (RFC 9591 Appendix C): Shamir shares of <paramref name="secret"/> (random when
+    /// null) and the VSS commitment. For tests and migration; the cluster uses distributed key generation.
+    /// </summary>
+    public static (FrostPublicKey PublicKey, IReadOnlyList<FrostKeyShare> Shares, IReadOnlyList<byte[]> VssCommitment) TrustedDealerKeygen(
+        int threshold, int parties, byte[]? secret = null, IReadOnlyList<byte[]>? coefficients = null)
+    {
+        if (threshold < 1 || threshold > parties || parties > 255) throw new ArgumentException($"threshold {threshold} of {parties} is not valid");
+        var a0 = secret?.ToArray() ?? Ed25519Group.RandomScalar();
+        var coeffs = new List<byte[]> { a0 };
+        for (int k = 1; k < threshold; k++) coeffs.Add(coefficients is not null ? coefficients[k - 1].ToArray() : Ed25519Group.RandomScalar());
+        try
+        {
+            var shares = new List<FrostKeyShare>();
+            for (int i = 1; i <= parties; i++)
+            {
+                // Horner's rule over the scalar field.
+                var x = Ed25519Group.ScalarFromInt(i);
+                var value = new byte[32];
+                for (int k = coeffs.Count - 1; k >= 0; k--) value = Ed25519Group.Add(Ed25519Group.Mul(value, x), coeffs[k]);
+                shares.Add(new FrostKeyShare(i, value));
+                CryptographicOperations.ZeroMemory(value);
+            }
+            var vss = coeffs.Select(c => Ed25519Group.BaseMul(c)).ToList();
+            var publicKey = new FrostPublicKey(vss[0], shares.ToDictionary(s => s.Identifier, s => s.VerificationShare()), threshold);
+            return (publicKey, shares, vss);
+        }
+        finally
+        {
+            foreach (var c in coeffs) CryptographicOperations.ZeroMemory(c);
+        }
+    }
+}
