@@ -60,3 +60,33 @@ public sealed class ThresholdZoneSigningTests
         Assert.True(ZoneVerifier.Verify(signed, DateTimeOffset.UtcNow).IsValid);
     }
 }
+
+/// <summary>Zones signed with a FROST key made by distributed key generation (algorithm 15) pass the real validators.</summary>
+public sealed class FrostZoneSigningTests
+{
+    [Fact]
+    public async Task Dkg_frost_signed_zone_passes_dnssec_verify_ldns_and_kzonecheck()
+    {
+        var origin = DomainName.Parse("example.com");
+        var parties = Enumerable.Range(1, 5).Select(i => new InlineSigner.Threshold.Frost.PedersenDkgParticipant(i, 3, 5, "example.com. KSK"u8)).ToList();
+        var round1 = parties.Select(p => p.Round1()).ToList();
+        var outgoing = parties.ToDictionary(p => p.Identifier, p => p.Round2(round1));
+        var results = parties.Select(p => p.Finish(outgoing.ToDictionary(kv => kv.Key, kv => kv.Value[p.Identifier]))).ToList();
+        // Participants 1, 3 and 4 sign.
+        var signer = new InProcessFrostSigner(origin, ksk: true, results[0].PublicKey, [results[0].Share, results[2].Share, results[3].Share]);
+
+        var unsigned = ZoneChecks.LoadFile(RepositoryPaths.Zone("example.com"), origin);
+        var policy = new SigningPolicy { Nsec3 = new Nsec3Settings(OptOut: true), ZoneMdAlgorithms = [ZoneMd.Sha512] };
+        var (signed, _) = await ZoneSigner.SignAsync(unsigned, policy, new Dnssec.Keys.ZoneKeys([signer]), DateTimeOffset.UtcNow, null, CancellationToken.None);
+        using var dir = new TempDirectory();
+        var file = dir.File("frost.signed");
+        MasterFileWriter.WriteFile(signed, file);
+        var bind = await ExternalTool.RunAsync("dnssec-verify", "-z", "-o", "example.com", file);
+        Assert.True(bind.ExitCode == 0, bind.All);
+        Assert.Contains("ED25519", bind.All);
+        var ldns = await ExternalTool.RunAsync("ldns-verify-zone", "-Z", "-Z", file);
+        Assert.True(ldns.ExitCode == 0, ldns.All);
+        var knot = await ExternalTool.RunAsync("kzonecheck", "-o", "example.com", "-d", "on", file);
+        Assert.True(knot.ExitCode == 0, knot.All);
+    }
+}
