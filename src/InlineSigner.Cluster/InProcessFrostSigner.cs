@@ -44,9 +44,11 @@ public sealed class InProcessFrostSigner : ISigner
         try
         {
             var commitments = nonces.Select(n => n.Commitment).ToList();
+            // Each participant derives the signing package itself (as a node will); the coordinator does too.
             var shares = new Dictionary<int, byte[]>();
-            for (int k = 0; k < signers.Count; k++) shares[signers[k].Identifier] = FrostEd25519.Sign(signers[k], nonces[k], message, commitments, _publicKey);
-            return FrostEd25519.Aggregate(message, commitments, shares, _publicKey);
+            for (int k = 0; k < signers.Count; k++)
+                shares[signers[k].Identifier] = FrostEd25519.Sign(signers[k], nonces[k], FrostEd25519.Prepare(message, commitments, _publicKey));
+            return FrostEd25519.Aggregate(FrostEd25519.Prepare(message, commitments, _publicKey), shares, _publicKey, verifyEachShare: false);
         }
         finally
         {

@@ -143,3 +143,24 @@ public sealed class FrostTests
         Assert.DoesNotContain(Convert.ToHexString(shares[0].Secret)[..8], shares[0].ToString(), StringComparison.OrdinalIgnoreCase);
     }
 }
+
+public sealed class FrostOptimisticAggregationTests
+{
+    [Fact]
+    public void Optimistic_aggregation_returns_a_verified_signature_and_still_names_a_cheater()
+    {
+        var (publicKey, shares, _) = FrostEd25519.TrustedDealerKeygen(3, 5);
+        var message = "m"u8.ToArray();
+        var signers = shares.Skip(1).Take(3).ToList();
+        var nonces = signers.Select(FrostEd25519.Commit).ToList();
+        var commitments = nonces.Select(n => n.Commitment).ToList();
+        var package = FrostEd25519.Prepare(message, commitments, publicKey);
+        var zs = signers.Select((s, k) => (s.Identifier, Z: FrostEd25519.Sign(s, nonces[k], package))).ToDictionary(x => x.Identifier, x => x.Z);
+        var signature = FrostEd25519.Aggregate(package, zs, publicKey, verifyEachShare: false);
+        Assert.True(Ed25519Group.VerifySignature(signature, message, publicKey.GroupPublicKey));
+
+        var tampered = new Dictionary<int, byte[]>(zs) { [4] = Ed25519Group.Add(zs[4], Ed25519Group.ScalarFromInt(1)) };
+        var error = Assert.Throws<ThresholdSigningException>(() => FrostEd25519.Aggregate(package, tampered, publicKey, verifyEachShare: false));
+        Assert.Equal([4], error.BadHolders);
+    }
+}

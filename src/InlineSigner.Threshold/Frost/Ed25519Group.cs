@@ -20,6 +20,7 @@ internal static partial class Sodium
     [LibraryImport(Library)] internal static unsafe partial void crypto_core_ed25519_scalar_mul(byte* z, byte* x, byte* y);
     [LibraryImport(Library)] internal static unsafe partial int crypto_core_ed25519_scalar_invert(byte* recip, byte* s);
     [LibraryImport(Library)] internal static unsafe partial void crypto_core_ed25519_scalar_random(byte* r);
+    [LibraryImport(Library)] internal static unsafe partial int crypto_sign_verify_detached(byte* sig, byte* m, ulong mlen, byte* pk);
 }
 
 /// <summary>
@@ -158,6 +159,14 @@ public static unsafe class Ed25519Group
         fixed (byte* pr = r, pp = p, pq = q)
             if (Sodium.crypto_core_ed25519_sub(pr, pp, pq) != 0) throw new CryptographicException("point subtraction on an invalid point");
         return r;
+    }
+
+    /// <summary>RFC 8032 Ed25519 verification (libsodium's, which also rejects non-canonical and small-order values).</summary>
+    public static bool VerifySignature(ReadOnlySpan<byte> signature, ReadOnlySpan<byte> message, ReadOnlySpan<byte> publicKey)
+    {
+        if (signature.Length != 64 || publicKey.Length != 32) return false;
+        fixed (byte* ps = signature, pm = message, pk = publicKey)
+            return Sodium.crypto_sign_verify_detached(ps, pm, (ulong)message.Length, pk) == 0;
     }
 
     /// <summary>DeserializeElement of RFC 9591: a valid point in the prime-order subgroup, not the identity.</summary>

@@ -72,6 +72,18 @@ public sealed class FrostNonce : IDisposable
 }
 
 /// <summary>
+/// What every participant and the coordinator derive from the message and the commitment list (RFC 9591 §5.2–5.3):
+/// binding factors, group commitment R, challenge c and the Lagrange coefficients. Each party computes its own.
+/// </summary>
+public sealed record FrostSigningPackage(
+    byte[] Message,
+    IReadOnlyList<FrostCommitment> Commitments,
+    IReadOnlyDictionary<int, byte[]> BindingFactors,
+    byte[] GroupCommitment,
+    byte[] Challenge,
+    IReadOnlyDictionary<int, byte[]> Lagrange);
+
+/// <summary>
 /// FROST(Ed25519, SHA-512) as specified in RFC 9591: two-round threshold Schnorr signatures whose aggregate is a
 /// plain RFC 8032 Ed25519 signature. Context string "FROST-ED25519-SHA512-v1".
 /// </summary>
@@ -103,23 +115,34 @@ public static class FrostEd25519
     internal static FrostNonce Commit(FrostKeyShare share, ReadOnlySpan<byte> hidingRandomness, ReadOnlySpan<byte> bindingRandomness) =>
         new(share.Identifier, NonceGenerate(share.Secret, hidingRandomness), NonceGenerate(share.Secret, bindingRandomness));
 
-    /// <summary>Round two: the signature share z_i for <paramref name="message"/> under the sorted commitment list.</summary>
-    public static byte[] Sign(FrostKeyShare share, FrostNonce nonce, byte[] message, IReadOnlyList<FrostCommitment> commitments, FrostPublicKey publicKey)
+    /// <summary>The per-message values every party derives from the message and the sorted commitment list.</summary>
+    public static FrostSigningPackage Prepare(byte[] message, IReadOnlyList<FrostCommitment> commitments, FrostPublicKey publicKey)
     {
         var list = Sorted(commitments);
-        if (!list.Any(c => c.Identifier == share.Identifier && c.Hiding.AsSpan().SequenceEqual(nonce.Commitment.Hiding) && c.Binding.AsSpan().SequenceEqual(nonce.Commitment.Binding)))
-            throw new ArgumentException("the commitment list does not contain this participant's commitment");
         var bindingFactors = BindingFactors(publicKey.GroupPublicKey, list, message);
         var groupCommitment = GroupCommitment(list, bindingFactors);
         var challenge = Challenge(groupCommitment, publicKey.GroupPublicKey, message);
-        var lambda = Lagrange(list.Select(c => c.Identifier).ToList(), share.Identifier);
+        var identifiers = list.Select(c => c.Identifier).ToList();
+        var lagrange = identifiers.ToDictionary(i => i, i => Lagrange(identifiers, i));
+        return new FrostSigningPackage(message, list, bindingFactors, groupCommitment, challenge, lagrange);
+    }
+
+    /// <summary>Round two: the signature share z_i for <paramref name="message"/> under the sorted commitment list.</summary>
+    public static byte[] Sign(FrostKeyShare share, FrostNonce nonce, byte[] message, IReadOnlyList<FrostCommitment> commitments, FrostPublicKey publicKey) =>
+        Sign(share, nonce, Prepare(message, commitments, publicKey));
+
+    /// <summary>Round two from a package this participant computed itself.</summary>
+    public static byte[] Sign(FrostKeyShare share, FrostNonce nonce, FrostSigningPackage package)
+    {
+        if (!package.Commitments.Any(c => c.Identifier == share.Identifier && c.Hiding.AsSpan().SequenceEqual(nonce.Commitment.Hiding) && c.Binding.AsSpan().SequenceEqual(nonce.Commitment.Binding)))
+            throw new ArgumentException("the commitment list does not contain this participant's commitment");
         var (hiding, binding) = nonce.Consume();
         try
         {
             // z_i = d_i + e_i·ρ_i + λ_i·sk_i·c
-            var eRho = Ed25519Group.Mul(binding, bindingFactors[share.Identifier]);
-            var lambdaSk = Ed25519Group.Mul(lambda, share.Secret);
-            var term = Ed25519Group.Mul(lambdaSk, challenge);
+            var eRho = Ed25519Group.Mul(binding, package.BindingFactors[share.Identifier]);
+            var lambdaSk = Ed25519Group.Mul(package.Lagrange[share.Identifier], share.Secret);
+            var term = Ed25519Group.Mul(lambdaSk, package.Challenge);
             var z = Ed25519Group.Add(Ed25519Group.Add(hiding, eRho), term);
             CryptographicOperations.ZeroMemory(eRho);
             CryptographicOperations.ZeroMemory(lambdaSk);
@@ -136,20 +159,21 @@ public static class FrostEd25519
     /// <summary>Checks one signature share against its participant's verification share (RFC 9591 §5.4).</summary>
     public static bool VerifyShare(int identifier, byte[] signatureShare, byte[] message, IReadOnlyList<FrostCommitment> commitments, FrostPublicKey publicKey)
     {
+        try { return VerifyShare(identifier, signatureShare, Prepare(message, commitments, publicKey), publicKey); }
+        catch (CryptographicException) { return false; }
+    }
+
+    public static bool VerifyShare(int identifier, byte[] signatureShare, FrostSigningPackage package, FrostPublicKey publicKey)
+    {
         if (!Ed25519Group.IsCanonicalScalar(signatureShare)) return false;
         if (!publicKey.VerificationShares.TryGetValue(identifier, out var verificationShare)) return false;
-        var list = Sorted(commitments);
-        var commitment = list.FirstOrDefault(c => c.Identifier == identifier);
+        var commitment = package.Commitments.FirstOrDefault(c => c.Identifier == identifier);
         if (commitment is null) return false;
         try
         {
-            var bindingFactors = BindingFactors(publicKey.GroupPublicKey, list, message);
-            var groupCommitment = GroupCommitment(list, bindingFactors);
-            var challenge = Challenge(groupCommitment, publicKey.GroupPublicKey, message);
-            var commShare = Ed25519Group.AddPoints(commitment.Hiding, Ed25519Group.MulPoint(bindingFactors[identifier], commitment.Binding));
-            var lambda = Lagrange(list.Select(c => c.Identifier).ToList(), identifier);
+            var commShare = Ed25519Group.AddPoints(commitment.Hiding, Ed25519Group.MulPoint(package.BindingFactors[identifier], commitment.Binding));
             var left = Ed25519Group.BaseMul(signatureShare);
-            var right = Ed25519Group.AddPoints(commShare, Ed25519Group.MulPoint(Ed25519Group.Mul(challenge, lambda), verificationShare));
+            var right = Ed25519Group.AddPoints(commShare, Ed25519Group.MulPoint(Ed25519Group.Mul(package.Challenge, package.Lagrange[identifier]), verificationShare));
             return left.AsSpan().SequenceEqual(right);
         }
         catch (CryptographicException)
@@ -162,18 +186,36 @@ public static class FrostEd25519
     /// Aggregates the shares into the Ed25519 signature R || z. Each share is verified first, so a cheating signer is
     /// named (<see cref="ThresholdSigningException.BadHolders"/>) instead of producing an invalid signature.
     /// </summary>
-    public static byte[] Aggregate(byte[] message, IReadOnlyList<FrostCommitment> commitments, IReadOnlyDictionary<int, byte[]> signatureShares, FrostPublicKey publicKey)
+    public static byte[] Aggregate(byte[] message, IReadOnlyList<FrostCommitment> commitments, IReadOnlyDictionary<int, byte[]> signatureShares, FrostPublicKey publicKey) =>
+        Aggregate(Prepare(message, commitments, publicKey), signatureShares, publicKey, verifyEachShare: true);
+
+    /// <summary>
+    /// Aggregates from a package. With <paramref name="verifyEachShare"/> false the optimistic path is taken: the sum
+    /// is checked once as an Ed25519 signature (much cheaper than t share checks); only if that fails are the shares
+    /// checked one by one to name the cheaters. Either way a returned signature has been verified.
+    /// </summary>
+    public static byte[] Aggregate(FrostSigningPackage package, IReadOnlyDictionary<int, byte[]> signatureShares, FrostPublicKey publicKey, bool verifyEachShare)
     {
-        var list = Sorted(commitments);
-        if (list.Count < publicKey.Threshold) throw new ThresholdSigningException($"{list.Count} commitments, {publicKey.Threshold} needed", []);
-        var bad = list.Where(c => !signatureShares.TryGetValue(c.Identifier, out var z) || !VerifyShare(c.Identifier, z, message, list, publicKey))
+        if (package.Commitments.Count < publicKey.Threshold) throw new ThresholdSigningException($"{package.Commitments.Count} commitments, {publicKey.Threshold} needed", []);
+        if (!verifyEachShare && package.Commitments.All(c => signatureShares.TryGetValue(c.Identifier, out var z) && Ed25519Group.IsCanonicalScalar(z)))
+        {
+            var candidate = Sum(package, signatureShares);
+            if (Ed25519Group.VerifySignature(candidate, package.Message, publicKey.GroupPublicKey)) return candidate;
+        }
+        var bad = package.Commitments.Where(c => !signatureShares.TryGetValue(c.Identifier, out var z) || !VerifyShare(c.Identifier, z, package, publicKey))
             .Select(c => c.Identifier).ToList();
         if (bad.Count > 0) throw new ThresholdSigningException($"signature shares from [{string.Join(", ", bad)}] are missing or invalid", bad);
-        var bindingFactors = BindingFactors(publicKey.GroupPublicKey, list, message);
-        var groupCommitment = GroupCommitment(list, bindingFactors);
+        var signature = Sum(package, signatureShares);
+        if (!Ed25519Group.VerifySignature(signature, package.Message, publicKey.GroupPublicKey))
+            throw new ThresholdSigningException("aggregate signature does not verify although every share did", []);
+        return signature;
+    }
+
+    private static byte[] Sum(FrostSigningPackage package, IReadOnlyDictionary<int, byte[]> signatureShares)
+    {
         var z = new byte[32];
-        foreach (var c in list) z = Ed25519Group.Add(z, signatureShares[c.Identifier]);
-        return [.. groupCommitment, .. z];
+        foreach (var c in package.Commitments) z = Ed25519Group.Add(z, signatureShares[c.Identifier]);
+        return [.. package.GroupCommitment, .. z];
     }
 
     private static List<FrostCommitment> Sorted(IReadOnlyList<FrostCommitment> commitments)
