@@ -10,13 +10,7 @@ namespace InlineSigner.Cluster.Tests;
 
 public sealed class InProcessThresholdRsaSignerTests
 {
-    private static (ThresholdRsaPublicKey, IReadOnlyList<RsaKeyShare>) Deal(int t, int n)
-    {
-        var lines = File.ReadAllLines(Path.Combine(RepositoryPaths.Root, "tests", "InlineSigner.Threshold.Tests", "Fixtures", "safeprimes-512.txt"));
-        using var p = BigNum.FromBytes(Convert.FromHexString(lines[0]));
-        using var q = BigNum.FromBytes(Convert.FromHexString(lines[1]));
-        return ThresholdRsaDealer.DealFromPrimes(p, q, t, n);
-    }
+    private static (ThresholdRsaPublicKey, IReadOnlyList<RsaKeyShare>) Deal(int t, int n) => ThresholdTestKeys.DealRsa(512, t, n);
 
     [Fact]
     public async Task Batch_signatures_verify_under_the_published_dnskey()

@@ -13,13 +13,7 @@ namespace InlineSigner.Interop.Tests;
 /// <summary>Zones signed with a 3-of-5 threshold RSA key (no party ever held d) pass BIND's and ldns's validators.</summary>
 public sealed class ThresholdZoneSigningTests
 {
-    private static (ThresholdRsaPublicKey, IReadOnlyList<RsaKeyShare>) Deal(int t, int n)
-    {
-        var lines = File.ReadAllLines(Path.Combine(RepositoryPaths.Root, "tests", "InlineSigner.Threshold.Tests", "Fixtures", "safeprimes-1024.txt"));
-        using var p = BigNum.FromBytes(Convert.FromHexString(lines[0]));
-        using var q = BigNum.FromBytes(Convert.FromHexString(lines[1]));
-        return ThresholdRsaDealer.DealFromPrimes(p, q, t, n);
-    }
+    private static (ThresholdRsaPublicKey, IReadOnlyList<RsaKeyShare>) Deal(int t, int n) => ThresholdTestKeys.DealRsa(1024, t, n);
 
     [Theory]
     [InlineData(DnsSecAlgorithm.RsaSha256, false)]

@@ -1,6 +1,5 @@
 using InlineSigner.Threshold.Frost;
-using Org.BouncyCastle.Crypto.Parameters;
-using Org.BouncyCastle.Crypto.Signers;
+using InlineSigner.Tests.Shared;
 
 namespace InlineSigner.Threshold.Tests;
 
@@ -11,13 +10,7 @@ public sealed class DkgTests
     private static List<PedersenDkgParticipant> Participants(int t, int n) =>
         Enumerable.Range(1, n).Select(i => new PedersenDkgParticipant(i, t, n, Context)).ToList();
 
-    private static bool Ed25519Verify(byte[] publicKey, byte[] message, byte[] signature)
-    {
-        var verifier = new Ed25519Signer();
-        verifier.Init(false, new Ed25519PublicKeyParameters(publicKey, 0));
-        verifier.BlockUpdate(message, 0, message.Length);
-        return verifier.VerifySignature(signature);
-    }
+    private static bool Ed25519Verify(byte[] publicKey, byte[] message, byte[] signature) => ThresholdTestKeys.Ed25519Verify(publicKey, message, signature);
 
     [Fact]
     public void Five_parties_threshold_three_make_a_key_that_signs_without_any_dealer()

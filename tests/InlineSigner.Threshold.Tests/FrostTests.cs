@@ -1,7 +1,6 @@
 using InlineSigner.Threshold;
 using InlineSigner.Threshold.Frost;
-using Org.BouncyCastle.Crypto.Parameters;
-using Org.BouncyCastle.Crypto.Signers;
+using InlineSigner.Tests.Shared;
 
 namespace InlineSigner.Threshold.Tests;
 
@@ -9,13 +8,7 @@ public sealed class FrostTests
 {
     private static byte[] Hex(string s) => Convert.FromHexString(s);
 
-    private static bool Ed25519Verify(byte[] publicKey, byte[] message, byte[] signature)
-    {
-        var verifier = new Ed25519Signer();
-        verifier.Init(false, new Ed25519PublicKeyParameters(publicKey, 0));
-        verifier.BlockUpdate(message, 0, message.Length);
-        return verifier.VerifySignature(signature);
-    }
+    private static bool Ed25519Verify(byte[] publicKey, byte[] message, byte[] signature) => ThresholdTestKeys.Ed25519Verify(publicKey, message, signature);
 
     /// <summary>RFC 9591 Appendix E.1, FROST(Ed25519, SHA-512): every intermediate value and the final signature.</summary>
     [Fact]
@@ -67,16 +60,8 @@ public sealed class FrostTests
             Convert.ToHexString(FrostEd25519.NonceGenerate(share, Hex("69cd85f631d5f7f2721ed5e40519b1366f340a87c2f6856363dbdcda348a7501"))).ToLowerInvariant());
     }
 
-    public static TheoryData<int, int> ThresholdsUpTo7()
-    {
-        var data = new TheoryData<int, int>();
-        foreach (var n in new[] { 3, 5, 7 })
-            for (int t = 1; t <= n; t++) data.Add(n, t);
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(ThresholdsUpTo7))]
+    [MemberData(nameof(RsaFixtures.ThresholdsUpTo7), MemberType = typeof(RsaFixtures))]
     public void Any_t_signers_sign_fewer_cannot_and_a_cheater_is_named(int n, int t)
     {
         var (publicKey, shares, _) = FrostEd25519.TrustedDealerKeygen(t, n);

@@ -10,13 +10,16 @@ namespace InlineSigner.Threshold.Tests;
 /// <summary>Test keys dealt from pre-generated safe primes (Fixtures/), so no test waits for a safe-prime search.</summary>
 internal static class RsaFixtures
 {
-    public static (ThresholdRsaPublicKey PublicKey, IReadOnlyList<RsaKeyShare> Shares) Deal(int primeBits, int t, int n)
+    public static (ThresholdRsaPublicKey PublicKey, IReadOnlyList<RsaKeyShare> Shares) Deal(int primeBits, int t, int n) =>
+        ThresholdTestKeys.DealRsa(primeBits, t, n);
+
+    /// <summary>n in {3, 5, 7} and every t ≤ n, the grid both schemes are tested on.</summary>
+    public static TheoryData<int, int> ThresholdsUpTo7()
     {
-        var path = Path.Combine(RepositoryPaths.Root, "tests", "InlineSigner.Threshold.Tests", "Fixtures", $"safeprimes-{primeBits}.txt");
-        var lines = File.ReadAllLines(path).Where(l => l.Length > 0).ToArray();
-        using var p = BigNum.FromBytes(Convert.FromHexString(lines[0]));
-        using var q = BigNum.FromBytes(Convert.FromHexString(lines[1]));
-        return ThresholdRsaDealer.DealFromPrimes(p, q, t, n);
+        var data = new TheoryData<int, int>();
+        foreach (var n in new[] { 3, 5, 7 })
+            for (int t = 1; t <= n; t++) data.Add(n, t);
+        return data;
     }
 
     public static RsaSignatureShare[] SignAll(ThresholdRsaPublicKey key, IReadOnlyList<RsaKeyShare> shares, byte[] em, bool proofs)
@@ -39,16 +42,8 @@ public sealed class RsaThresholdTests
 {
     private static readonly byte[] Message = "example.com. signing input"u8.ToArray();
 
-    public static TheoryData<int, int> ThresholdsUpTo7()
-    {
-        var data = new TheoryData<int, int>();
-        foreach (var n in new[] { 3, 5, 7 })
-            for (int t = 1; t <= n; t++) data.Add(n, t);
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(ThresholdsUpTo7))]
+    [MemberData(nameof(RsaFixtures.ThresholdsUpTo7), MemberType = typeof(RsaFixtures))]
     public void Any_t_honest_shares_sign_fewer_cannot_and_a_corrupted_share_is_caught(int n, int t)
     {
         var (key, shares) = RsaFixtures.Deal(512, t, n);
