@@ -23,10 +23,17 @@ public sealed class MasterFile
 }
 
 /// <summary>
-/// Reads RFC 1035 master files: <c>@</c>, <c>$ORIGIN</c>, <c>$TTL</c>, <c>$INCLUDE</c>, relative and absolute
-/// names, omitted owner/TTL/class, parentheses, comments, quoted strings, escapes, RFC 3597 generic RDATA.
-/// Written on ARSoft's record types instead of its parser, which resolves <c>www CNAME @</c> to "@.origin",
-/// takes the previous record's TTL instead of <c>$TTL</c>, and fails on "( base64 )" on one line.
+/// Reads RFC 1035 master files: <c>@</c>, <c>$ORIGIN</c>, <c>$TTL</c> (RFC 2308), <c>$INCLUDE</c> (relative to the
+/// including file, with an optional origin), relative and absolute names, omitted owner/TTL/class (TTL and class in
+/// either order), parentheses across lines, comments, quoted strings, <c>\X</c>/<c>\DDD</c> escapes, TTL units,
+/// RFC 3597 generic RDATA and TYPEnnn/CLASSnnn. Written on ARSoft's record types instead of its parser, which
+/// resolves <c>www CNAME @</c> to "@.origin", takes the previous record's TTL instead of <c>$TTL</c>, and fails on
+/// "( base64 )" on one line.
+/// <para>
+/// Files are read as octets (ISO-8859-1), as BIND reads them, so text fields keep the file's bytes whatever its
+/// encoding; <see cref="ReadString"/> takes its text as UTF-8. Both stream: one logical line is held at a time.
+/// Every error is a <see cref="ZoneFileException"/> naming file, line and the offending token.
+/// </para>
 /// </summary>
 public static class MasterFileReader
 {
@@ -42,7 +49,7 @@ public static class MasterFileReader
     public static MasterFile ReadString(string text, DomainName origin, string sourceName = "<string>")
     {
         var state = new ReaderState(origin, null);
-        using var reader = new StringReader(text);
+        using var reader = new Text.Utf8OctetLineReader(text);
         ReadInto(state, reader, sourceName, directory: Directory.GetCurrentDirectory(), origin, depth: 0);
         return state.Finish();
     }
@@ -52,7 +59,8 @@ public static class MasterFileReader
         StreamReader reader;
         try
         {
-            reader = new StreamReader(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Options = FileOptions.SequentialScan });
+            var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Options = FileOptions.SequentialScan, BufferSize = 1 << 16 });
+            reader = new StreamReader(stream, System.Text.Encoding.Latin1, detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -83,6 +91,10 @@ public static class MasterFileReader
             catch (ZoneFileException)
             {
                 throw;
+            }
+            catch (TokenFormatException e)
+            {
+                throw new ZoneFileException(source, e.Line, e.Message);
             }
             catch (FormatException e)
             {
@@ -137,7 +149,8 @@ public static class MasterFileReader
         }
         else
         {
-            owner = PresentationFormat.ParseName(tokens[0].Text, origin);
+            try { owner = PresentationFormat.ParseName(tokens[0].Text, origin); }
+            catch (FormatException e) { throw new TokenFormatException(tokens[0].Line, $"owner: {e.Message}"); }
             p = 1;
         }
 
@@ -148,11 +161,15 @@ public static class MasterFileReader
         // TTL and class may come in either order before the type (RFC 1035 §5.1).
         for (int k = 0; k < 3 && p < tokens.Count && !haveType; k++, p++)
         {
-            var text = tokens[p].Text;
-            if (tokens[p].Quoted) throw new FormatException($"unexpected quoted string '{text}' before the record type");
-            if (ttl is null && char.IsAsciiDigit(text[0]) && PresentationFormat.TryParsePeriod(text, out var seconds))
+            var token = tokens[p];
+            var text = token.Text;
+            if (token.Quoted) throw new TokenFormatException(token.Line, $"unexpected quoted string \"{text}\" before the record type");
+            if (ttl is null && text.Length > 0 && char.IsAsciiDigit(text[0]))
             {
-                if (seconds > int.MaxValue) throw new FormatException($"TTL {seconds} is above 2147483647 (RFC 2181 §8)");
+                if (!PresentationFormat.TryParsePeriod(text, out var seconds))
+                    throw new TokenFormatException(token.Line, $"'{text}' is not a valid TTL (seconds, or units as in 1h30m)");
+                // RFC 2181 §8: a TTL is 0 to 2^31-1; BIND refuses larger ones in master files too.
+                if (seconds > int.MaxValue) throw new TokenFormatException(token.Line, $"TTL {text} is above 2147483647 (RFC 2181 §8)");
                 ttl = (int)seconds;
                 continue;
             }
@@ -166,9 +183,13 @@ public static class MasterFileReader
                 haveType = true;
                 continue;
             }
-            throw new FormatException($"'{text}' is not a TTL, class or record type");
+            throw new TokenFormatException(token.Line, $"'{text}' is not a TTL, class or record type");
         }
-        if (!haveType) throw new FormatException(p >= tokens.Count ? "record has no type" : $"'{tokens[p].Text}' is not a record type");
+        if (!haveType)
+        {
+            var last = tokens[Math.Min(p, tokens.Count - 1)];
+            throw new TokenFormatException(last.Line, p >= tokens.Count ? "record has no type" : $"'{tokens[p].Text}' is not a record type");
+        }
 
         var effectiveClass = recordClass ?? state.LastClass ?? RecordClass.INet;
         int effectiveTtl;

@@ -34,21 +34,31 @@ public static class RecordWire
 
     private static byte[] EncodeRData(DnsRecordBase record, bool canonical)
     {
-        if (record is UnknownRecord unknown) return unknown.RecordData.ToArray();
+        if (record is UnknownRecord unknown)
+        {
+            // Records ARSoft cannot hold as typed records (see FromRData) keep their RDATA as octets; the canonical
+            // form still lower-cases their embedded names, which our layout of the type locates.
+            return canonical ? Text.PresentationFormat.LowercaseNames(record.RecordType, unknown.RecordData) : unknown.RecordData.ToArray();
+        }
         // A pooled 64 KiB scratch buffer: RDATA can be that long, and allocating it per record dominated signing time.
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(65535 + 2);
         try
         {
-            int offset = 0;
-            ArsoftInternals.EncodeRecordBody(record, buffer, ref offset, null, canonical);
-            int length = BinaryPrimitives.ReadUInt16BigEndian(buffer);
-            if (length != offset - 2) throw new InvalidOperationException($"RDATA length mismatch encoding {record.RecordType}");
-            return buffer.AsSpan(2, length).ToArray();
+            return EncodeInto(record, buffer, canonical).ToArray();
         }
         finally
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    private static Span<byte> EncodeInto(DnsRecordBase record, byte[] buffer, bool canonical)
+    {
+        int offset = 0;
+        ArsoftInternals.EncodeRecordBody(record, buffer, ref offset, null, canonical);
+        int length = BinaryPrimitives.ReadUInt16BigEndian(buffer);
+        if (length != offset - 2) throw new InvalidOperationException($"RDATA length mismatch encoding {record.RecordType}");
+        return buffer.AsSpan(2, length);
     }
 
     /// <summary>Uncompressed wire form of a name; lower-cased when <paramref name="lowercase"/>.</summary>
@@ -103,17 +113,64 @@ public static class RecordWire
         return result;
     }
 
-    /// <summary>Builds a typed ARSoft record from uncompressed RDATA (unknown types become <see cref="UnknownRecord"/>).</summary>
+    /// <summary>
+    /// Builds an ARSoft record from uncompressed RDATA, keeping the octets exactly. ARSoft's typed records lose data
+    /// in places: text fields (TXT, CAA, NAPTR, HINFO…) are decoded as ASCII, so octets above 127 come back as '?',
+    /// and a typed parser may ignore trailing octets. So the typed record is encoded again and compared; when the
+    /// octets differ, RDATA that fits our layout of the type is kept as an <see cref="UnknownRecord"/> of the same
+    /// type (its wire and canonical forms stay right, see <see cref="CanonicalRData"/>), and anything else is refused
+    /// with a <see cref="FormatException"/> saying why. Unknown types become <see cref="UnknownRecord"/>.
+    /// </summary>
     public static DnsRecordBase FromRData(DomainName owner, RecordType type, RecordClass recordClass, int ttl, ReadOnlySpan<byte> rdata)
     {
         var data = rdata.ToArray();
+        DnsRecordBase record;
         try
         {
-            return ArsoftInternals.ParseRecordFromBinary(null, 0, owner, type, recordClass, ttl, data, 0, data.Length);
+            record = ArsoftInternals.ParseRecordFromBinary(null, 0, owner, type, recordClass, ttl, data, 0, data.Length);
         }
         catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException or ArgumentOutOfRangeException or FormatException or OverflowException)
         {
-            throw new FormatException($"malformed {type} RDATA for {owner}: {e.Message}", e);
+            throw new FormatException($"malformed {Text.PresentationFormat.FormatType(type)} RDATA for {owner}: {Describe(type, data, e.Message)}", e);
+        }
+        if (record is UnknownRecord || EncodesTo(record, data)) return record;
+        if (!Text.RDataSchema.Has(type))
+        {
+            throw new FormatException(
+                $"{Text.PresentationFormat.FormatType(type)} RDATA of {data.Length} octets for {owner} does not survive ARSoft's decoding unchanged; it is malformed");
+        }
+        Text.PresentationFormat.ValidateRData(type, data); // throws, naming the problem, when the data is not of this type
+        return new UnknownRecord(owner, type, recordClass, ttl, data);
+    }
+
+    /// <summary>The reason our layout of <paramref name="type"/> gives for refusing <paramref name="data"/>, else <paramref name="fallback"/>.</summary>
+    private static string Describe(RecordType type, byte[] data, string fallback)
+    {
+        try
+        {
+            Text.PresentationFormat.ValidateRData(type, data);
+            return fallback;
+        }
+        catch (FormatException e)
+        {
+            return e.Message;
+        }
+    }
+
+    private static bool EncodesTo(DnsRecordBase record, ReadOnlySpan<byte> expected)
+    {
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(65535 + 2);
+        try
+        {
+            return EncodeInto(record, buffer, canonical: false).SequenceEqual(expected);
+        }
+        catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException or InvalidOperationException)
+        {
+            return false; // a typed record ARSoft cannot even encode again is certainly not faithful
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 }

@@ -7,7 +7,8 @@ namespace InlineSigner.Zones;
 /// <summary>
 /// One immutable version of a zone: its RRsets by owner name in canonical order (RFC 4034 §6.1) and,
 /// per name, by type. New versions share structure with old ones (immutable AVL trees), so a one-record
-/// change costs O(log n) and two versions can be diffed cheaply (unchanged RRsets are the same object).
+/// change costs O(log n); each version also remembers which names it changed relative to the version it was made
+/// from, so the diff of two related versions visits only those names (see <see cref="ZoneDiff"/>).
 /// The model holds what it is given: zone rules (one SOA, CNAME alone, in-zone data…) are checked by
 /// <see cref="ZoneChecks"/>.
 /// </summary>
@@ -19,18 +20,23 @@ public sealed class Zone
     private static readonly ImmutableSortedDictionary<RecordType, RRset> EmptyNode =
         ImmutableSortedDictionary.Create<RecordType, RRset>(Comparer<RecordType>.Create((a, b) => ((ushort)a).CompareTo((ushort)b)));
 
-    private Zone(DomainName origin, ImmutableSortedDictionary<DomainName, ImmutableSortedDictionary<RecordType, RRset>> nodes)
+    private Zone(DomainName origin, ImmutableSortedDictionary<DomainName, ImmutableSortedDictionary<RecordType, RRset>> nodes, ZoneLineage lineage)
     {
         Origin = origin;
         Nodes = nodes;
+        Lineage = lineage;
     }
+
+    /// <summary>How this version was derived from earlier ones (the names each step touched), so that
+    /// <see cref="ZoneDiff.Compute"/> can visit only those names instead of the whole zone.</summary>
+    internal ZoneLineage Lineage { get; }
 
     public DomainName Origin { get; }
 
     /// <summary>Owner names in canonical order, each with its RRsets ordered by type number.</summary>
     public ImmutableSortedDictionary<DomainName, ImmutableSortedDictionary<RecordType, RRset>> Nodes { get; }
 
-    public static Zone Empty(DomainName origin) => new(origin, EmptyNodes);
+    public static Zone Empty(DomainName origin) => new(origin, EmptyNodes, ZoneLineage.Root());
 
     /// <summary>Groups records into RRsets (RFC 2181 TTL fix-up: lowest TTL wins; see <see cref="ZoneChecks"/>).</summary>
     public static Zone FromRecords(DomainName origin, IEnumerable<DnsRecordBase> records)
@@ -43,7 +49,7 @@ public sealed class Zone
             var node = nodes.TryGetValue(set.Owner, out var existing) ? existing : EmptyNode;
             nodes[set.Owner] = node.SetItem(set.Type, set);
         }
-        return new Zone(origin, nodes.ToImmutable());
+        return new Zone(origin, nodes.ToImmutable(), ZoneLineage.Root());
     }
 
     /// <summary>The apex SOA, or null while the zone has none.</summary>
@@ -69,7 +75,7 @@ public sealed class Zone
     public Zone With(RRset set)
     {
         var node = Nodes.TryGetValue(set.Owner, out var existing) ? existing : EmptyNode;
-        return new Zone(Origin, Nodes.SetItem(set.Owner, node.SetItem(set.Type, set)));
+        return new Zone(Origin, Nodes.SetItem(set.Owner, node.SetItem(set.Type, set)), Lineage.Child([set.Owner]));
     }
 
     /// <summary>Removes one RRset (and the name, when it was its last).</summary>
@@ -77,25 +83,28 @@ public sealed class Zone
     {
         if (!Nodes.TryGetValue(owner, out var node) || !node.ContainsKey(type)) return this;
         var remaining = node.Remove(type);
-        return new Zone(Origin, remaining.IsEmpty ? Nodes.Remove(owner) : Nodes.SetItem(owner, remaining));
+        return new Zone(Origin, remaining.IsEmpty ? Nodes.Remove(owner) : Nodes.SetItem(owner, remaining), Lineage.Child([owner]));
     }
 
     /// <summary>Applies many RRset replacements and removals in one go.</summary>
     public Zone WithChanges(IEnumerable<RRset> upserts, IEnumerable<(DomainName Owner, RecordType Type)> removals)
     {
         var nodes = Nodes.ToBuilder();
+        var touched = new List<DomainName>();
         foreach (var (owner, type) in removals)
         {
+            touched.Add(owner);
             if (!nodes.TryGetValue(owner, out var node)) continue;
             var remaining = node.Remove(type);
             if (remaining.IsEmpty) nodes.Remove(owner); else nodes[owner] = remaining;
         }
         foreach (var set in upserts)
         {
+            touched.Add(set.Owner);
             var node = nodes.TryGetValue(set.Owner, out var existing) ? existing : EmptyNode;
             nodes[set.Owner] = node.SetItem(set.Type, set);
         }
-        return new Zone(Origin, nodes.ToImmutable());
+        return new Zone(Origin, nodes.ToImmutable(), Lineage.Child(touched.ToArray()));
     }
 
     private sealed class KeyComparer : IEqualityComparer<(DomainName Name, RecordType Type, RecordClass Class)>

@@ -1,65 +1,76 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using ARSoft.Tools.Net;
 using InlineSigner.Tests.Shared;
 using InlineSigner.Zones;
 
 namespace InlineSigner.Zones.Tests;
 
-/// <summary>Each broken file in Corpus/ must fail with an error naming the file, the line and the problem.</summary>
-public sealed class ErrorCorpusTests
+/// <summary>
+/// Each broken file in Corpus/ must fail with a <see cref="ZoneFileException"/> naming the file, the line and the
+/// problem. Every file starts with "; expect LINE: FRAGMENT" (LINE 0 when no one line is to blame).
+/// </summary>
+public sealed partial class ErrorCorpusTests
 {
     private static string CorpusDirectory => Path.Combine(RepositoryPaths.Root, "tests", "InlineSigner.Zones.Tests", "Corpus");
 
-    public static TheoryData<string, int, string> Cases()
+    [GeneratedRegex(@"^; expect (\d+): (.+)$")]
+    private static partial Regex ExpectLine();
+
+    private static (int Line, string Fragment) Expectation(string file)
     {
-        var data = new TheoryData<string, int, string>();
-        foreach (var line in File.ReadAllLines(Path.Combine(CorpusDirectory, "expectations.txt")))
-        {
-            var parts = line.Split('|', 3);
-            data.Add(parts[0], int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), parts[2]);
-        }
+        var first = File.ReadLines(Path.Combine(CorpusDirectory, file)).First();
+        var match = ExpectLine().Match(first);
+        Assert.True(match.Success, $"{file} does not start with '; expect LINE: FRAGMENT'");
+        return (int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture), match.Groups[2].Value);
+    }
+
+    public static TheoryData<string> Files()
+    {
+        var data = new TheoryData<string>();
+        foreach (var path in Directory.GetFiles(CorpusDirectory, "*.zone").Order(StringComparer.Ordinal)) data.Add(Path.GetFileName(path));
         return data;
     }
 
     [Theory]
-    [MemberData(nameof(Cases))]
-    public void Broken_zone_is_rejected_with_file_line_and_reason(string file, int line, string fragment)
+    [MemberData(nameof(Files))]
+    public void Broken_zone_is_rejected_with_file_line_and_reason(string file)
     {
+        var (line, fragment) = Expectation(file);
         var path = Path.Combine(CorpusDirectory, file);
-        var error = Assert.Throws<ZoneFileException>(() => ZoneChecks.LoadFile(path, DomainName.Parse("example.org")));
-        Assert.Contains(fragment, error.Message);
+        var error = Assert.Throws<ZoneFileException>(() => ZoneLoader.LoadFile(path, DomainName.Parse("example.org")));
+        Assert.Contains(fragment, error.Message, StringComparison.Ordinal);
         Assert.Equal(line, error.Line);
-        Assert.EndsWith(Path.GetFileName(path) is var name && error.File.EndsWith(name, StringComparison.Ordinal) ? name : path, error.File);
-        Assert.StartsWith(line > 0 ? $"{error.File}:{line}: " : $"{error.File}: ", error.Message);
+        Assert.Equal(Path.GetFileName(path), Path.GetFileName(error.File));
+        Assert.StartsWith(line > 0 ? $"{error.File}:{line}: " : $"{error.File}: ", error.Message, StringComparison.Ordinal);
+        Assert.IsAssignableFrom<FormatException>(error);
     }
 
     [Fact]
     public void Corpus_covers_at_least_fifteen_distinct_errors()
     {
-        Assert.True(Cases().Count() >= 15);
+        var fragments = Directory.GetFiles(CorpusDirectory, "*.zone").Select(path => Expectation(Path.GetFileName(path)).Fragment).Distinct().ToList();
+        Assert.True(fragments.Count >= 15, $"only {fragments.Count} distinct errors");
     }
 
     [Fact]
-    public void Ttl_mismatch_inside_an_rrset_is_a_warning_with_the_rfc_2181_fix_up()
+    public void An_error_inside_an_included_file_names_that_file_and_its_line()
     {
-        var file = MasterFileReader.ReadString("$TTL 300\n@ SOA ns admin 1 2 3 4 5\n@ NS ns\nh 60 A 192.0.2.1\nh 120 A 192.0.2.2\n",
-            DomainName.Parse("example.org"), "ttl.zone");
-        var warnings = new List<ZoneWarning>();
-        var zone = ZoneChecks.Load(file, DomainName.Parse("example.org"), warnings);
-        var warning = Assert.Single(warnings);
-        Assert.Equal(5, warning.Line);
-        Assert.Contains("RFC 2181", warning.Problem);
-        Assert.All(zone.Find(DomainName.Parse("h.example.org"), ARSoft.Tools.Net.Dns.RecordType.A)!.Records, r => Assert.Equal(60, r.TimeToLive));
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.File("inner.zone"), "ok A 192.0.2.1\nbad A 192.0.2.999\n");
+        File.WriteAllText(dir.File("main.zone"), "$TTL 60\n@ SOA ns admin 1 2 3 4 5\n$INCLUDE inner.zone\n");
+        var error = Assert.Throws<ZoneFileException>(() => MasterFileReader.ReadFile(dir.File("main.zone"), DomainName.Parse("example.org")));
+        Assert.Equal(dir.File("inner.zone"), error.File);
+        Assert.Equal(2, error.Line);
+        Assert.Contains("'192.0.2.999' is not an IPv4 address", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Occluded_data_below_a_delegation_is_reported()
+    public void A_missing_file_is_a_zone_file_exception_naming_it()
     {
-        var file = MasterFileReader.ReadString("$TTL 300\n@ SOA ns admin 1 2 3 4 5\n@ NS ns\nsub NS ns.sub\nns.sub A 192.0.2.1\nwww.sub TXT \"hidden\"\n",
-            DomainName.Parse("example.org"), "occluded.zone");
-        var warnings = new List<ZoneWarning>();
-        ZoneChecks.Load(file, DomainName.Parse("example.org"), warnings);
-        var warning = Assert.Single(warnings);
-        Assert.Contains("www.sub.example.org", warning.Problem);
-        Assert.Equal(6, warning.Line);
+        using var dir = new TempDirectory();
+        var error = Assert.Throws<ZoneFileException>(() => ZoneLoader.LoadFile(dir.File("absent.zone"), DomainName.Parse("example.org")));
+        Assert.Equal(dir.File("absent.zone"), error.File);
+        Assert.Contains("cannot read the file", error.Message, StringComparison.Ordinal);
     }
 }

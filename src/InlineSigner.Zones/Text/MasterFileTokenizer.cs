@@ -12,6 +12,7 @@ internal sealed record LogicalLine(int Line, bool StartsWithBlank, IReadOnlyList
 /// <summary>
 /// Splits an RFC 1035 §5.1 master file into logical lines: comments dropped, parentheses joining lines,
 /// quoted strings kept whole, escapes left for the field parsers. Streams: it holds one logical line at a time.
+/// The reader yields octet characters (ISO-8859-1), so every octet of the file reaches the field parsers unchanged.
 /// </summary>
 internal sealed class MasterFileTokenizer(TextReader reader, string source)
 {
@@ -30,6 +31,8 @@ internal sealed class MasterFileTokenizer(TextReader reader, string source)
         while ((line = reader.ReadLine()) is not null)
         {
             _lineNumber++;
+            // A UTF-8 byte order mark, read as ISO-8859-1 octets, is no part of the zone.
+            if (_lineNumber == 1 && line.StartsWith("\u00EF\u00BB\u00BF", StringComparison.Ordinal)) line = line[3..];
             if (depth == 0)
             {
                 entryLine = _lineNumber;
@@ -134,4 +137,27 @@ internal sealed class MasterFileTokenizer(TextReader reader, string source)
     }
 
     private ZoneFileException Error(int line, string message) => new(source, line, message);
+}
+
+/// <summary>
+/// Hands the lines of an in-memory master file to the tokenizer as octet characters (see
+/// <see cref="PresentationFormat"/>): a line with non-ASCII text is encoded as UTF-8 and each octet becomes one char,
+/// exactly as if the text had been saved as UTF-8 and read from a file. One line is converted at a time.
+/// </summary>
+internal sealed class Utf8OctetLineReader(string text) : TextReader
+{
+    private readonly StringReader _inner = new(text);
+
+    public override string? ReadLine()
+    {
+        var line = _inner.ReadLine();
+        if (line is null || System.Text.Ascii.IsValid(line)) return line;
+        return Encoding.Latin1.GetString(Encoding.UTF8.GetBytes(line));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _inner.Dispose();
+        base.Dispose(disposing);
+    }
 }

@@ -6,22 +6,39 @@ using System.Text;
 
 namespace InlineSigner.Zones.Text;
 
-/// <summary>SVCB/HTTPS SvcParams (RFC 9460 §2.1, Appendix A): presentation ↔ wire, keys in ascending order.</summary>
+/// <summary>
+/// SVCB/HTTPS SvcParams (RFC 9460 §2.1, §7, §8, Appendix A): presentation ↔ wire. We do this ourselves rather than
+/// through ARSoft's SvcBRecord because ARSoft decodes alpn ids as ASCII (octets above 127 become '?') and sorts
+/// parameters silently; the wire form here is exactly what RFC 9460 prescribes (keys strictly increasing, mandatory
+/// keys sorted and present).
+/// </summary>
 internal static class SvcParams
 {
+    private const ushort Mandatory = 0, Alpn = 1, NoDefaultAlpn = 2, Port = 3, Ipv4Hint = 4, Ech = 5, Ipv6Hint = 6, DohPath = 7, Ohttp = 8;
+
+    /// <summary>Names we read (RFC 9460 §14.3.2, RFC 9461 dohpath, RFC 9540 ohttp).</summary>
     private static readonly string[] KeyNames = ["mandatory", "alpn", "no-default-alpn", "port", "ipv4hint", "ech", "ipv6hint", "dohpath", "ohttp"];
+
+    /// <summary>Keys we print by name: those BIND 9.18 prints and reads. Later keys are printed as keyNNNNN, which every
+    /// implementation reads (BIND 9.18 refuses "ohttp").</summary>
+    private const int LastNamedKeyPrinted = Ipv6Hint;
 
     private static ushort ParseKey(string name)
     {
-        int index = Array.IndexOf(KeyNames, name.ToLowerInvariant());
+        int index = Array.FindIndex(KeyNames, k => k.Equals(name, StringComparison.OrdinalIgnoreCase));
         if (index >= 0) return (ushort)index;
-        if (name.StartsWith("key", StringComparison.OrdinalIgnoreCase) &&
-            ushort.TryParse(name.AsSpan(3), NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number != 65535)
+        if (name.Length > 3 && name.StartsWith("key", StringComparison.OrdinalIgnoreCase) && name.Skip(3).All(char.IsAsciiDigit) &&
+            ushort.TryParse(name.AsSpan(3), NumberStyles.None, CultureInfo.InvariantCulture, out var number))
+        {
+            if (number == 65535) throw new FormatException("SvcParamKey key65535 is reserved (RFC 9460 §14.3.2)");
             return number;
+        }
         throw new FormatException($"unknown SvcParamKey '{name}'");
     }
 
-    private static string KeyName(ushort key) => key < KeyNames.Length ? KeyNames[key] : "key" + key.ToString(CultureInfo.InvariantCulture);
+    private static string KeyName(ushort key) => key <= LastNamedKeyPrinted ? KeyNames[key] : "key" + key.ToString(CultureInfo.InvariantCulture);
+
+    // ---------------------------------------------------------------- presentation → wire
 
     public static byte[] Parse(IReadOnlyList<string> tokens)
     {
@@ -34,11 +51,22 @@ internal static class SvcParams
             if (raw is { Length: >= 2 } && raw[0] == '"' && raw[^1] == '"') raw = raw[1..^1];
             ushort key = ParseKey(name);
             if (parameters.ContainsKey(key)) throw new FormatException($"SvcParamKey '{name}' appears twice");
-            parameters[key] = EncodeValue(key, name, raw);
+            // Values are char-strings first (RFC 9460 Appendix A): decode \DDD and \X before any list splitting.
+            var value = raw is null ? null : PresentationFormat.DecodeCharacterString(raw);
+            parameters[key] = EncodeValue(key, name, value);
+        }
+        if (parameters.TryGetValue(Mandatory, out var mandatory))
+        {
+            for (int i = 0; i < mandatory.Length; i += 2)
+            {
+                ushort listed = BinaryPrimitives.ReadUInt16BigEndian(mandatory.AsSpan(i));
+                if (!parameters.ContainsKey(listed)) throw new FormatException($"mandatory lists {KeyName(listed)}, which the record does not have (RFC 9460 §8)");
+            }
         }
         var w = new List<byte>();
         foreach (var (key, value) in parameters)
         {
+            if (value.Length > 65535) throw new FormatException($"SvcParam {KeyName(key)} is longer than 65535 octets");
             w.Add((byte)(key >> 8));
             w.Add((byte)key);
             w.Add((byte)(value.Length >> 8));
@@ -48,142 +76,196 @@ internal static class SvcParams
         return w.ToArray();
     }
 
-    private static byte[] EncodeValue(ushort key, string name, string? raw)
+    private static byte[] EncodeValue(ushort key, string name, byte[]? value)
     {
         switch (key)
         {
-            case 0: // mandatory
-                return Items(raw, name).SelectMany(k => { var v = ParseKey(k); return new[] { (byte)(v >> 8), (byte)v }; }).ToArray();
-            case 1: // alpn
-                return Items(raw, name).SelectMany(id =>
-                {
-                    var bytes = PresentationFormat.DecodeCharacterString(id);
-                    if (bytes.Length is 0 or > 255) throw new FormatException($"alpn id '{id}' must be 1 to 255 octets");
-                    return new[] { (byte)bytes.Length }.Concat(bytes);
-                }).ToArray();
-            case 2: // no-default-alpn
-                if (!string.IsNullOrEmpty(raw)) throw new FormatException("no-default-alpn takes no value");
-                return [];
-            case 3: // port
+            case Mandatory:
             {
-                var port = PresentationFormat.ParseUInt(raw ?? throw new FormatException("port needs a value"), 65535, "port");
+                var keys = new SortedSet<ushort>();
+                foreach (var item in SplitList(Need(value, name), name))
+                {
+                    var listed = ParseKey(Encoding.ASCII.GetString(item));
+                    if (listed == Mandatory) throw new FormatException("mandatory must not list itself (RFC 9460 §8)");
+                    if (!keys.Add(listed)) throw new FormatException($"mandatory lists {KeyName(listed)} twice");
+                }
+                // RFC 9460 §8: the keys appear in strictly increasing order on the wire.
+                return keys.SelectMany(k => new[] { (byte)(k >> 8), (byte)k }).ToArray();
+            }
+            case Alpn:
+            {
+                var result = new List<byte>();
+                foreach (var id in SplitList(Need(value, name), name))
+                {
+                    if (id.Length > 255) throw new FormatException("an alpn id is longer than 255 octets");
+                    result.Add((byte)id.Length);
+                    result.AddRange(id);
+                }
+                return result.ToArray();
+            }
+            case NoDefaultAlpn:
+            case Ohttp:
+                if (value is { Length: > 0 }) throw new FormatException($"{name} takes no value");
+                return [];
+            case Port:
+            {
+                var port = PresentationFormat.ParseUInt(Encoding.ASCII.GetString(Need(value, name)), 65535, "port");
                 return [(byte)(port >> 8), (byte)port];
             }
-            case 4: // ipv4hint
-            case 6: // ipv6hint
-                return Items(raw, name).SelectMany(a =>
+            case Ipv4Hint:
+            case Ipv6Hint:
+            {
+                var family = key == Ipv4Hint ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
+                var result = new List<byte>();
+                foreach (var item in SplitList(Need(value, name), name))
                 {
-                    var family = key == 4 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
-                    if (!IPAddress.TryParse(a, out var address) || address.AddressFamily != family) throw new FormatException($"'{a}' is not a valid {name} address");
-                    return address.GetAddressBytes();
-                }).ToArray();
-            case 5: // ech
-                try { return Convert.FromBase64String(raw ?? ""); }
+                    var text = Encoding.ASCII.GetString(item);
+                    if (!IPAddress.TryParse(text, out var address) || address.AddressFamily != family || text.Contains('%'))
+                        throw new FormatException($"'{text}' is not a valid {name} address");
+                    result.AddRange(address.GetAddressBytes());
+                }
+                return result.ToArray();
+            }
+            case Ech:
+                try { return Convert.FromBase64String(Encoding.ASCII.GetString(Need(value, name))); }
                 catch (FormatException) { throw new FormatException("ech value is not base64"); }
             default:
-                return raw is null ? [] : PresentationFormat.DecodeCharacterString(raw);
+                return value ?? [];
         }
     }
 
-    /// <summary>Comma-separated items; a backslash-escaped comma stays inside its item.</summary>
-    private static List<string> Items(string? raw, string name)
+    private static byte[] Need(byte[]? value, string name) =>
+        value is { Length: > 0 } ? value : throw new FormatException($"SvcParam {name} needs a value");
+
+    /// <summary>RFC 9460 Appendix A.1 value-list: items split on ',', where "\," and "\\" stand for ',' and '\'.</summary>
+    private static List<byte[]> SplitList(byte[] value, string name)
     {
-        if (string.IsNullOrEmpty(raw)) throw new FormatException($"{name} needs a value");
-        var items = new List<string>();
-        var current = new StringBuilder();
-        for (int i = 0; i < raw.Length; i++)
+        var items = new List<byte[]>();
+        var current = new List<byte>();
+        for (int i = 0; i < value.Length; i++)
         {
-            if (raw[i] == '\\' && i + 1 < raw.Length)
+            byte b = value[i];
+            if (b == '\\' && i + 1 < value.Length)
             {
-                if (raw[i + 1] == ',') current.Append(',');
-                else current.Append(raw[i]).Append(raw[i + 1]);
-                i++;
+                current.Add(value[++i]);
                 continue;
             }
-            if (raw[i] == ',')
+            if (b == ',')
             {
-                items.Add(current.ToString());
+                items.Add(current.ToArray());
                 current.Clear();
                 continue;
             }
-            current.Append(raw[i]);
+            current.Add(b);
         }
-        items.Add(current.ToString());
-        if (items.Any(string.IsNullOrEmpty)) throw new FormatException($"{name} has an empty item");
+        items.Add(current.ToArray());
+        if (items.Any(item => item.Length == 0)) throw new FormatException($"SvcParam {name} has an empty item in its list");
         return items;
     }
 
-    public static IEnumerable<string> Format(byte[] wire)
+    // ---------------------------------------------------------------- wire → presentation
+
+    /// <summary>Appends the parameters to <paramref name="sb"/> (or only checks them when null); throws a
+    /// <see cref="FormatException"/> for wire data RFC 9460 does not allow.</summary>
+    public static void Format(ReadOnlySpan<byte> wire, StringBuilder? sb, int start)
     {
-        var parts = new List<string>();
+        var keys = new List<ushort>();
+        ReadOnlySpan<byte> mandatory = default;
         int p = 0;
-        int last = -1;
         while (p < wire.Length)
         {
             if (p + 4 > wire.Length) throw new FormatException("truncated SvcParam");
-            ushort key = BinaryPrimitives.ReadUInt16BigEndian(wire.AsSpan(p));
-            int length = BinaryPrimitives.ReadUInt16BigEndian(wire.AsSpan(p + 2));
-            if (key <= last) throw new FormatException("SvcParams out of order");
+            ushort key = BinaryPrimitives.ReadUInt16BigEndian(wire[p..]);
+            int length = BinaryPrimitives.ReadUInt16BigEndian(wire[(p + 2)..]);
+            if (keys.Count > 0 && key <= keys[^1]) throw new FormatException("SvcParamKeys not in strictly increasing order (RFC 9460 §2.2)");
+            if (key == 65535) throw new FormatException("reserved SvcParamKey 65535");
             if (p + 4 + length > wire.Length) throw new FormatException("truncated SvcParam value");
-            var value = wire.AsSpan(p + 4, length);
-            parts.Add(FormatParam(key, value));
-            last = key;
+            var value = wire.Slice(p + 4, length);
+            if (key == Mandatory) mandatory = value;
+            if (sb is not null && sb.Length > start) sb.Append(' ');
+            FormatParam(key, value, sb ?? new StringBuilder());
+            keys.Add(key);
             p += 4 + length;
         }
-        return parts;
+        for (int i = 0; i < mandatory.Length; i += 2)
+        {
+            ushort listed = BinaryPrimitives.ReadUInt16BigEndian(mandatory[i..]);
+            if (!keys.Contains(listed)) throw new FormatException($"mandatory lists {KeyName(listed)}, which the record does not have");
+        }
     }
 
-    private static string FormatParam(ushort key, ReadOnlySpan<byte> value)
+    private static void FormatParam(ushort key, ReadOnlySpan<byte> value, StringBuilder sb)
     {
-        var name = KeyName(key);
+        sb.Append(KeyName(key));
         switch (key)
         {
-            case 0:
-                if (value.Length % 2 != 0) throw new FormatException("bad mandatory list");
-                var keys = new List<string>();
-                for (int i = 0; i < value.Length; i += 2) keys.Add(KeyName(BinaryPrimitives.ReadUInt16BigEndian(value[i..])));
-                return $"{name}={string.Join(',', keys)}";
-            case 1:
+            case Mandatory:
             {
-                var sb = new StringBuilder();
+                if (value.Length == 0 || value.Length % 2 != 0) throw new FormatException("bad mandatory list");
+                sb.Append('=');
+                int previous = -1;
+                for (int i = 0; i < value.Length; i += 2)
+                {
+                    ushort listed = BinaryPrimitives.ReadUInt16BigEndian(value[i..]);
+                    if (listed <= previous || listed == Mandatory) throw new FormatException("mandatory keys not strictly increasing or listing mandatory");
+                    if (i > 0) sb.Append(',');
+                    sb.Append(KeyName(listed));
+                    previous = listed;
+                }
+                return;
+            }
+            case Alpn:
+            {
+                // Each id is escaped for the value-list ("\," and "\\"), and the joined list then as a char-string.
+                var list = new List<byte>();
                 int i = 0;
+                if (value.Length == 0) throw new FormatException("empty alpn list");
                 while (i < value.Length)
                 {
                     int length = value[i];
                     if (length == 0 || i + 1 + length > value.Length) throw new FormatException("bad alpn list");
-                    if (sb.Length > 0) sb.Append(',');
-                    // Commas inside an id are escaped twice: once for the list, once for the string.
-                    var id = new StringBuilder();
-                    PresentationFormat.AppendEscapedValue(id, value.Slice(i + 1, length), escapeComma: true);
-                    sb.Append(id.Replace("\\,", "\\\\,"));
+                    if (list.Count > 0) list.Add((byte)',');
+                    foreach (var b in value.Slice(i + 1, length))
+                    {
+                        if (b is (byte)',' or (byte)'\\') list.Add((byte)'\\');
+                        list.Add(b);
+                    }
                     i += 1 + length;
                 }
-                return $"{name}=\"{sb}\"";
+                sb.Append('=');
+                PresentationFormat.AppendQuoted(sb, list.ToArray());
+                return;
             }
-            case 2:
-                if (value.Length != 0) throw new FormatException("no-default-alpn with a value");
-                return name;
-            case 3:
+            case NoDefaultAlpn:
+            case Ohttp:
+                if (value.Length != 0) throw new FormatException($"{KeyNames[key]} with a value");
+                return;
+            case Port:
                 if (value.Length != 2) throw new FormatException("bad port");
-                return $"{name}={BinaryPrimitives.ReadUInt16BigEndian(value)}";
-            case 4:
-            case 6:
+                sb.Append('=').Append(BinaryPrimitives.ReadUInt16BigEndian(value).ToString(CultureInfo.InvariantCulture));
+                return;
+            case Ipv4Hint:
+            case Ipv6Hint:
             {
-                int size = key == 4 ? 4 : 16;
-                if (value.Length == 0 || value.Length % size != 0) throw new FormatException($"bad {name}");
-                var addresses = new List<string>();
-                for (int i = 0; i < value.Length; i += size) addresses.Add(new IPAddress(value.Slice(i, size)).ToString());
-                return $"{name}={string.Join(',', addresses)}";
+                int size = key == Ipv4Hint ? 4 : 16;
+                if (value.Length == 0 || value.Length % size != 0) throw new FormatException($"bad {KeyNames[key]}");
+                sb.Append('=');
+                for (int i = 0; i < value.Length; i += size)
+                {
+                    if (i > 0) sb.Append(',');
+                    sb.Append(new IPAddress(value.Slice(i, size)).ToString());
+                }
+                return;
             }
-            case 5:
-                return $"{name}={Convert.ToBase64String(value)}";
+            case Ech:
+                if (value.Length == 0) throw new FormatException("empty ech");
+                sb.Append('=').Append(Convert.ToBase64String(value));
+                return;
             default:
-            {
-                if (value.Length == 0) return name;
-                var sb = new StringBuilder();
-                PresentationFormat.AppendEscapedValue(sb, value, escapeComma: false);
-                return $"{name}=\"{sb}\"";
-            }
+                if (value.Length == 0) return;
+                sb.Append('=');
+                PresentationFormat.AppendQuoted(sb, value);
+                return;
         }
     }
 }

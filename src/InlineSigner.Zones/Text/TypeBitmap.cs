@@ -40,6 +40,8 @@ public static class TypeBitmap
             int length = bitmap[p + 1];
             if (window <= lastWindow) throw new FormatException("type bitmap windows out of order");
             if (length is 0 or > 32 || p + 2 + length > bitmap.Length) throw new FormatException("bad type bitmap window length");
+            // RFC 4034 §4.1.2: trailing zero octets are omitted, so a window's last octet is never zero.
+            if (bitmap[p + 1 + length] == 0) throw new FormatException("type bitmap window ends with a zero octet");
             for (int octet = 0; octet < length; octet++)
             {
                 byte b = bitmap[p + 2 + octet];
