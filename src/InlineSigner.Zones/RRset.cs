@@ -43,6 +43,14 @@ public sealed class RRset
     /// </summary>
     public static RRset Create(IEnumerable<DnsRecordBase> records, int? ttl = null)
     {
+        // Most RRsets of a zone hold one record; skip the sorting machinery for them (zone loading spends its time here).
+        if (records is IReadOnlyList<DnsRecordBase> { Count: 1 } single)
+        {
+            var record = single[0];
+            int setTtl = ttl ?? record.TimeToLive;
+            var kept = record.TimeToLive == setTtl || record.RecordType == RecordType.RrSig ? record : WithTtl(record, setTtl);
+            return new RRset(record.Name, record.RecordType, record.RecordClass, setTtl, [kept], [RecordWire.CanonicalRData(record)]);
+        }
         var sorted = RecordOrder.SortAndDeduplicate(records);
         if (sorted.Count == 0) throw new ArgumentException("an RRset needs at least one record", nameof(records));
         var first = sorted[0].Record;

@@ -41,11 +41,19 @@ public sealed class Zone
     /// <summary>Groups records into RRsets (RFC 2181 TTL fix-up: lowest TTL wins; see <see cref="ZoneChecks"/>).</summary>
     public static Zone FromRecords(DomainName origin, IEnumerable<DnsRecordBase> records)
     {
-        var groups = records.GroupBy(r => (Name: r.Name, r.RecordType, r.RecordClass), new KeyComparer());
-        var nodes = EmptyNodes.ToBuilder();
-        foreach (var group in groups)
+        // Group by owner, type and class; most groups hold one record, so the first is kept apart from the rest.
+        var groups = new Dictionary<(DomainName Name, RecordType Type, RecordClass Class), (DnsRecordBase First, List<DnsRecordBase>? All)>(new KeyComparer());
+        foreach (var record in records)
         {
-            var set = RRset.Create(group);
+            ref var group = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(
+                groups, (record.Name, record.RecordType, record.RecordClass), out bool exists);
+            if (!exists) group = (record, null);
+            else (group.All ??= [group.First]).Add(record);
+        }
+        var nodes = EmptyNodes.ToBuilder();
+        foreach (var (first, all) in groups.Values)
+        {
+            var set = RRset.Create(all ?? [first]);
             var node = nodes.TryGetValue(set.Owner, out var existing) ? existing : EmptyNode;
             nodes[set.Owner] = node.SetItem(set.Type, set);
         }

@@ -29,6 +29,13 @@ public static partial class PresentationFormat
         ["INDIRECT"] = 252, ["PRIVATEDNS"] = 253, ["PRIVATEOID"] = 254,
     };
 
+    /// <summary>Certificate type mnemonics of RFC 4398 §2.1.</summary>
+    private static readonly Dictionary<string, ushort> CertTypeMnemonics = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["PKIX"] = 1, ["SPKI"] = 2, ["PGP"] = 3, ["IPKIX"] = 4, ["ISPKI"] = 5, ["IPGP"] = 6, ["ACPKIX"] = 7, ["IACPKIX"] = 8,
+        ["URI"] = 253, ["OID"] = 254,
+    };
+
     // ---------------------------------------------------------------- parsing
 
     /// <summary>
@@ -260,6 +267,39 @@ public static partial class PresentationFormat
                 foreach (var part in parts) w.U16(ushort.Parse(part, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture));
                 return p + 1;
             }
+            case Field.Loc:
+                return LocFormat.Parse(tokens, p, w);
+            case Field.CertType:
+            {
+                var t = Need(tokens, p, type, "certificate type");
+                if (CertTypeMnemonics.TryGetValue(t.Text, out var certType)) w.U16(certType);
+                else if (t.Text.Length > 0 && char.IsAsciiDigit(t.Text[0])) w.U16((ushort)ParseUInt(t.Text, 65535, "certificate type"));
+                else throw new FormatException($"'{t.Text}' is not a certificate type number or mnemonic (RFC 4398 §2.1)");
+                return p + 1;
+            }
+            case Field.IpSecKeyGateway:
+            {
+                var gatewayType = (byte)ParseUInt(Need(tokens, p, type, "gateway type").Text, 3, "gateway type");
+                w.U8(gatewayType);
+                w.U8((byte)ParseUInt(Need(tokens, p + 1, type, "algorithm").Text, 255, "algorithm"));
+                var gateway = Need(tokens, p + 2, type, "gateway").Text;
+                switch (gatewayType)
+                {
+                    case 0:
+                        if (gateway != ".") throw new FormatException($"gateway type 0 takes '.' as its gateway, not '{gateway}'");
+                        break;
+                    case 1:
+                    case 2:
+                        if (!IPAddress.TryParse(gateway, out var address) || address.AddressFamily != (gatewayType == 1 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6))
+                            throw new FormatException($"'{gateway}' is not an IPv{(gatewayType == 1 ? 4 : 6)} gateway");
+                        w.Bytes(address.GetAddressBytes());
+                        break;
+                    default:
+                        w.Name(ParseName(gateway, origin));
+                        break;
+                }
+                return p + 3;
+            }
             default:
                 throw new InvalidOperationException($"unhandled field {field}");
         }
@@ -348,15 +388,25 @@ public static partial class PresentationFormat
         {
             case Field.U8:
             case Field.Algorithm:
-                Part(sb, start)?.Append(r.U8().ToString(CultureInfo.InvariantCulture));
+            {
+                // Read before printing: a null-conditional call would skip the read when only validating.
+                byte value = r.U8();
+                Part(sb, start)?.Append(value.ToString(CultureInfo.InvariantCulture));
                 break;
+            }
             case Field.U16:
-                Part(sb, start)?.Append(r.U16().ToString(CultureInfo.InvariantCulture));
+            {
+                ushort value = r.U16();
+                Part(sb, start)?.Append(value.ToString(CultureInfo.InvariantCulture));
                 break;
+            }
             case Field.U32:
             case Field.Period:
-                Part(sb, start)?.Append(r.U32().ToString(CultureInfo.InvariantCulture));
+            {
+                uint value = r.U32();
+                Part(sb, start)?.Append(value.ToString(CultureInfo.InvariantCulture));
                 break;
+            }
             case Field.Name:
             {
                 int from = r.Position;
@@ -414,14 +464,20 @@ public static partial class PresentationFormat
                 break;
             }
             case Field.TypeCode:
-                Part(sb, start)?.Append(FormatType((RecordType)r.U16()));
+            {
+                var covered = (RecordType)r.U16();
+                Part(sb, start)?.Append(FormatType(covered));
                 break;
+            }
             case Field.TypeBitmap:
                 foreach (var t in TypeBitmap.Decode(r.Rest())) Part(sb, start)?.Append(FormatType(t));
                 break;
             case Field.Time:
-                Part(sb, start)?.Append(FormatSignatureTime(r.U32()));
+            {
+                uint time = r.U32();
+                Part(sb, start)?.Append(FormatSignatureTime(time));
                 break;
+            }
             case Field.SaltHex:
             {
                 var salt = r.Take(r.U8());
@@ -471,6 +527,29 @@ public static partial class PresentationFormat
             {
                 ushort a = r.U16(), b = r.U16(), c = r.U16(), d = r.U16();
                 Part(sb, start)?.Append(string.Create(CultureInfo.InvariantCulture, $"{a:x}:{b:x}:{c:x}:{d:x}"));
+                break;
+            }
+            case Field.Loc:
+                LocFormat.Format(ref r, Part(sb, start));
+                break;
+            case Field.CertType:
+            {
+                ushort certType = r.U16();
+                Part(sb, start)?.Append(certType.ToString(CultureInfo.InvariantCulture));
+                break;
+            }
+            case Field.IpSecKeyGateway:
+            {
+                byte gatewayType = r.U8(), algorithm = r.U8();
+                string gateway = gatewayType switch
+                {
+                    0 => ".",
+                    1 => new IPAddress(r.Take(4)).ToString(),
+                    2 => new IPAddress(r.Take(16)).ToString(),
+                    3 => FormatName(r.Name()),
+                    _ => throw new FormatException($"unknown IPSECKEY gateway type {gatewayType}"),
+                };
+                Part(sb, start)?.Append(CultureInfo.InvariantCulture, $"{gatewayType} {algorithm} {gateway}");
                 break;
             }
             default:

@@ -43,6 +43,12 @@ internal enum Field
     Eui64,
     /// <summary>A 64-bit locator or node id written as four 16-bit hex groups joined by ':' (RFC 6742).</summary>
     Locator64,
+    /// <summary>The whole LOC RDATA (RFC 1876 §3): version, size, precisions, latitude, longitude, altitude.</summary>
+    Loc,
+    /// <summary>CERT type (16 bits), written as a number or a mnemonic of RFC 4398 §2.1 (PKIX, PGP…).</summary>
+    CertType,
+    /// <summary>IPSECKEY gateway type, algorithm and gateway (RFC 4025 §2.3–2.5); the gateway's form depends on its type.</summary>
+    IpSecKeyGateway,
 }
 
 /// <summary>
@@ -81,12 +87,15 @@ internal static class RDataSchema
         [RecordType.Sig] = RrSigLayout,
         [RecordType.Key] = DnsKeyLayout,
         [RecordType.Aaaa] = [Field.Ipv6],
+        [RecordType.Loc] = [Field.Loc],
         [RecordType.Srv] = [Field.U16, Field.U16, Field.U16, Field.Name],
         [RecordType.Naptr] = [Field.U16, Field.U16, Field.CharString, Field.CharString, Field.CharString, Field.Name],
         [RecordType.Kx] = [Field.U16, Field.Name],
+        [RecordType.Cert] = [Field.CertType, Field.U16, Field.Algorithm, Field.Base64Rest],
         [RecordType.DName] = [Field.Name],
         [RecordType.Ds] = DsLayout,
         [RecordType.SshFp] = [Field.U8, Field.U8, Field.HexRest],
+        [RecordType.IpSecKey] = [Field.U8, Field.IpSecKeyGateway, Field.Base64Rest],
         [RecordType.RrSig] = RrSigLayout,
         [RecordType.NSec] = [Field.Name, Field.TypeBitmap],
         [RecordType.DnsKey] = DnsKeyLayout,
@@ -120,8 +129,8 @@ internal static class RDataSchema
     public static bool Has(RecordType type) => Layouts.ContainsKey(type);
 
     /// <summary>
-    /// Types whose trailing binary field may be empty: a KEY with the "no key" flag (RFC 2535 §3.1.2) and an
-    /// OPENPGPKEY (RFC 7929 puts no lower bound on it). Everywhere else an empty digest or key is a mistake.
+    /// Types whose trailing binary field may be empty: a KEY with the "no key" flag (RFC 2535 §3.1.2), an IPSECKEY
+    /// without a public key (RFC 4025 §2.6) and an OPENPGPKEY (RFC 7929 puts no lower bound on it). Everywhere else an empty digest or key is a mistake.
     /// </summary>
-    public static bool AllowsEmptyRest(RecordType type) => type is RecordType.OpenPGPKey or RecordType.Key;
+    public static bool AllowsEmptyRest(RecordType type) => type is RecordType.OpenPGPKey or RecordType.Key or RecordType.IpSecKey;
 }
