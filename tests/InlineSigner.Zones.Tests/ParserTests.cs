@@ -135,6 +135,13 @@ public sealed class ParserTests
     }
 
     [Fact]
+    public void Adjacent_quoted_strings_are_separate_and_empty_ones_count()
+    {
+        var records = Read("$TTL 1\nt TXT \"a\"\"b\" \"\" c\n");
+        Assert.Equal("0161" + "0162" + "00" + "0163", Hex(Assert.Single(records)));
+    }
+
+    [Fact]
     public void Escapes_in_names_and_strings_are_decoded()
     {
         var records = Read("$TTL 1\na\\.b TXT \"say \\\"hi\\\"\" semi\\;colon \\065\nx\\032y\\(z A 192.0.2.1\n");

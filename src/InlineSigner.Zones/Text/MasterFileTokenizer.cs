@@ -57,8 +57,11 @@ internal sealed class MasterFileTokenizer(TextReader reader, string source)
                     if (c == '"')
                     {
                         inQuotes = false;
-                        if (!tokenQuoted) current.Append(c); // quote inside a token (key="value") is kept
                         i++;
+                        // A quoted string is a token of its own ("a""b" is two); a quote inside a token (key="value")
+                        // is kept for the field that reads it.
+                        if (tokenQuoted) Flush();
+                        else current.Append(c);
                         continue;
                     }
                     current.Append(c);
