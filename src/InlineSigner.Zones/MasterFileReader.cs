@@ -39,16 +39,23 @@ public static class MasterFileReader
 {
     private const int MaxIncludeDepth = 16;
 
+    /// <summary>Reads a master file. <paramref name="origin"/> is the initial origin (usually the zone name; without it
+    /// the file must set <c>$ORIGIN</c> before its first relative name); <paramref name="defaultTtl"/> applies until a
+    /// <c>$TTL</c> line. <c>$INCLUDE</c> paths are relative to the including file.</summary>
+    /// <exception cref="ZoneFileException">The file cannot be read or is not a valid master file.</exception>
     public static MasterFile ReadFile(string path, DomainName? origin = null, int? defaultTtl = null)
     {
-        var state = new ReaderState(origin, defaultTtl);
+        var state = new ReaderState(defaultTtl);
         ReadFileInto(state, path, origin, depth: 0);
         return state.Finish();
     }
 
+    /// <summary>Reads master-file text held in memory (its non-ASCII characters are taken as UTF-8).
+    /// <paramref name="sourceName"/> names it in errors; <c>$INCLUDE</c> paths are relative to the current directory.</summary>
+    /// <exception cref="ZoneFileException">The text is not a valid master file.</exception>
     public static MasterFile ReadString(string text, DomainName origin, string sourceName = "<string>")
     {
-        var state = new ReaderState(origin, null);
+        var state = new ReaderState(null);
         using var reader = new Text.Utf8OctetLineReader(text);
         ReadInto(state, reader, sourceName, directory: Directory.GetCurrentDirectory(), origin, depth: 0);
         return state.Finish();
@@ -239,9 +246,9 @@ public static class MasterFileReader
         state.Origins.Add((source, line.Line));
     }
 
-    private sealed class ReaderState(DomainName? origin, int? defaultTtl)
+    /// <summary>What carries from one entry to the next, across $INCLUDE too (the origin does not: each file has its own).</summary>
+    private sealed class ReaderState(int? defaultTtl)
     {
-        public DomainName? Origin { get; } = origin;
         public int? DefaultTtl { get; set; } = defaultTtl;
         public int? LastTtl { get; set; }
         public DomainName? LastOwner { get; set; }

@@ -360,7 +360,15 @@ public static partial class PresentationFormat
     internal static byte[] LowercaseNames(RecordType type, ReadOnlySpan<byte> rdata)
     {
         var copy = rdata.ToArray();
-        if (RDataSchema.TryGet(type, out var layout)) Walk(layout, rdata, null, copy);
+        if (!RDataSchema.TryGet(type, out var layout)) return copy;
+        try
+        {
+            Walk(layout, rdata, null, copy);
+        }
+        catch (FormatException e)
+        {
+            throw new FormatException($"{FormatType(type)} RDATA does not fit its type, so it has no canonical form: {e.Message}", e);
+        }
         return copy;
     }
 
