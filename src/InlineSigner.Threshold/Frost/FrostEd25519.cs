@@ -112,6 +112,18 @@ public static class FrostEd25519
     public static FrostNonce Commit(FrostKeyShare share) =>
         Commit(share, RandomNumberGenerator.GetBytes(32), RandomNumberGenerator.GetBytes(32));
 
+    /// <summary>
+    /// Round one from caller-supplied randomness (32 bytes each) instead of fresh random bytes: for a share holder that
+    /// must re-create a nonce after a restart, deriving the randomness from a persisted secret seed and a nonce number it
+    /// never spends twice (the cluster node does this). The same randomness gives the same nonce, so the caller must
+    /// make sure each derived nonce signs at most one message.
+    /// </summary>
+    public static FrostNonce CommitFromRandomness(FrostKeyShare share, ReadOnlySpan<byte> hidingRandomness, ReadOnlySpan<byte> bindingRandomness)
+    {
+        if (hidingRandomness.Length != 32 || bindingRandomness.Length != 32) throw new ArgumentException("nonce randomness must be 32 bytes each");
+        return Commit(share, hidingRandomness, bindingRandomness);
+    }
+
     internal static FrostNonce Commit(FrostKeyShare share, ReadOnlySpan<byte> hidingRandomness, ReadOnlySpan<byte> bindingRandomness) =>
         new(share.Identifier, NonceGenerate(share.Secret, hidingRandomness), NonceGenerate(share.Secret, bindingRandomness));
 
