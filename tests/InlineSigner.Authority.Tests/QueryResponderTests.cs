@@ -218,13 +218,23 @@ public sealed class QueryResponderTests(SignedZonesFixture zones)
     [Fact]
     public void Referral_into_an_opt_out_span_proves_the_closest_provable_encloser()
     {
-        var response = Ask("host.insecure.nsec3.test", RecordType.A);
+        var response = Ask("host.insecure.optout.test", RecordType.A);
         Assert.False(response.IsAuthoritiveAnswer);
         var nsec3 = response.AuthorityRecords.OfType<NSec3Record>().ToList();
-        Assert.Contains(nsec3, n => Nsec3Matches(n, "nsec3.test"));
-        Assert.Contains(nsec3, n => Nsec3Covers(n, "insecure.nsec3.test") && (n.Flags & NSec3Flags.OptOut) != 0);
+        Assert.Equal(2, nsec3.Count);
+        Assert.Contains(nsec3, n => Nsec3Matches(n, "optout.test", zones.OptOutZone));
+        Assert.Contains(nsec3, n => Nsec3Covers(n, "insecure.optout.test", zones.OptOutZone) && (n.Flags & NSec3Flags.OptOut) != 0);
 
-        var secure = Ask("host.secure.nsec3.test", RecordType.A);
+        // An empty non-terminal that exists only for an insecure delegation has no NSEC3 of its own under opt-out.
+        var underEnt = Ask("host.x.unsignedent.optout.test", RecordType.A);
+        Assert.False(underEnt.IsAuthoritiveAnswer);
+        Assert.Contains(underEnt.AuthorityRecords.OfType<NSec3Record>(), n => Nsec3Covers(n, "unsignedent.optout.test", zones.OptOutZone));
+
+        var insecureDs = Ask("insecure.optout.test", RecordType.Ds);
+        Assert.True(insecureDs.IsAuthoritiveAnswer);
+        Assert.Contains(insecureDs.AuthorityRecords.OfType<NSec3Record>(), n => Nsec3Covers(n, "insecure.optout.test", zones.OptOutZone));
+
+        var secure = Ask("host.secure.optout.test", RecordType.A);
         Assert.Single(secure.AuthorityRecords.OfType(RecordType.Ds));
     }
 
@@ -425,14 +435,12 @@ public sealed class QueryResponderTests(SignedZonesFixture zones)
         return cmp.Compare(nsec.Name, n) < 0 && (last || cmp.Compare(n, nsec.NextDomainName) < 0);
     }
 
-    private Nsec3Parameters Params => zones.Nsec3Zone.Nsec3!;
+    private bool Nsec3Matches(NSec3Record record, string name, ServedZone? zone = null) =>
+        Base32Hex.Decode(record.Name.Labels[0]).AsSpan().SequenceEqual((zone ?? zones.Nsec3Zone).Nsec3!.Hash(DomainName.Parse(name)));
 
-    private bool Nsec3Matches(NSec3Record record, string name) =>
-        Base32Hex.Decode(record.Name.Labels[0]).AsSpan().SequenceEqual(Params.Hash(DomainName.Parse(name)));
-
-    private bool Nsec3Covers(NSec3Record record, string name)
+    private bool Nsec3Covers(NSec3Record record, string name, ServedZone? zone = null)
     {
-        var hash = Params.Hash(DomainName.Parse(name));
+        var hash = (zone ?? zones.Nsec3Zone).Nsec3!.Hash(DomainName.Parse(name));
         var owner = Base32Hex.Decode(record.Name.Labels[0]);
         var next = record.NextHashedOwner;
         bool wraps = owner.AsSpan().SequenceCompareTo(next) >= 0;
