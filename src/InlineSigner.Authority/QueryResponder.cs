@@ -50,6 +50,7 @@ public sealed class QueryResponder
             return Fail(response, ReturnCode.FormatError);
 
         var question = query.Questions[0];
+        if (WireLength(question.Name) > 255) return Fail(response, ReturnCode.FormatError); // RFC 1035 §3.1; ARSoft lets it through
         response.Question = question;
         var qtype = question.RecordType;
         if (question.RecordClass != RecordClass.INet && question.RecordClass != RecordClass.Any) return Fail(response, ReturnCode.Refused);
@@ -83,6 +84,13 @@ public sealed class QueryResponder
             RecursionDesired = (packet[2] & 0x01) != 0,
             ReturnCode = ReturnCode.FormatError,
         };
+    }
+
+    private static int WireLength(DomainName name)
+    {
+        int length = 1;
+        foreach (var label in name.Labels) length += 1 + label.Length;
+        return length;
     }
 
     private DnsResponse StartResponse(DnsMessage query, out bool dnssecOk)
