@@ -81,9 +81,11 @@ public sealed class DnsListener : IAsyncDisposable
                 cancellationToken.ThrowIfCancellationRequested();
                 var (tcp, udp) = Bind(endpoint);
                 lock (_gate) _bound.Add((IPEndPoint)tcp.LocalEndPoint!);
-                _loops.Add(Task.Run(() => AcceptLoopAsync(tcp, _stopping.Token), CancellationToken.None));
+                var udpLocal = (IPEndPoint)udp.LocalEndPoint!;
+                var token = _stopping.Token;
+                _loops.Add(Task.Run(() => AcceptLoopAsync(tcp, token), CancellationToken.None));
                 for (int i = 0; i < Math.Max(1, _options.UdpReceiveLoops); i++)
-                    _loops.Add(Task.Run(() => UdpLoopAsync(udp, _stopping.Token), CancellationToken.None));
+                    _loops.Add(Task.Run(() => UdpLoopAsync(udp, udpLocal, token), CancellationToken.None));
             }
         }
         catch
@@ -134,11 +136,10 @@ public sealed class DnsListener : IAsyncDisposable
 
     // ---- UDP ----
 
-    private async Task UdpLoopAsync(Socket socket, CancellationToken stopping)
+    private async Task UdpLoopAsync(Socket socket, IPEndPoint local, CancellationToken stopping)
     {
         var buffer = GC.AllocateUninitializedArray<byte>(MaxUdpDatagram, pinned: true);
-        var local = (IPEndPoint)socket.LocalEndPoint!;
-        var address = new SocketAddress(socket.AddressFamily);
+        var address = new SocketAddress(local.AddressFamily);
         var sink = new UdpSink(socket);
         while (!stopping.IsCancellationRequested)
         {
@@ -247,8 +248,18 @@ public sealed class DnsListener : IAsyncDisposable
 
     private async Task ServeConnectionAsync(Socket client, CancellationToken stopping)
     {
-        var remote = (IPEndPoint)client.RemoteEndPoint!;
-        var local = (IPEndPoint)client.LocalEndPoint!;
+        IPEndPoint remote, local;
+        try
+        {
+            remote = (IPEndPoint)client.RemoteEndPoint!;
+            local = (IPEndPoint)client.LocalEndPoint!;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            client.Dispose(); // gone before we looked at it
+            Interlocked.Decrement(ref _openConnections);
+            return;
+        }
         using var connectionClosed = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(connectionClosed.Token, _draining.Token);
         var sink = new TcpSink(client);

@@ -1,4 +1,6 @@
+using ARSoft.Tools.Net;
 using ARSoft.Tools.Net.Dns;
+using InlineSigner.Zones;
 
 namespace InlineSigner.Authority;
 
@@ -135,16 +137,20 @@ public static class ResponseEncoder
         return signatures.Length;
     }
 
-    private static void WriteRecord(WireWriter writer, ResponseRRset rrset, DnsRecordBase record, byte[] rdata, uint ttl)
+    private static void WriteRecord(WireWriter writer, ResponseRRset rrset, DnsRecordBase record, byte[] rdata, uint ttl) =>
+        WriteRecord(writer, rrset.Owner, record, rdata, ttl);
+
+    /// <summary>Writes one resource record. <paramref name="rdata"/> is its uncompressed RDATA (computed when null); the
+    /// names inside the RDATA of RFC 1035 types are written from the typed record instead, compressed (RFC 3597 §4).</summary>
+    internal static void WriteRecord(WireWriter writer, DomainName owner, DnsRecordBase record, byte[]? rdata, uint ttl)
     {
-        writer.WriteName(rrset.Owner);
+        writer.WriteName(owner);
         writer.WriteUInt16((ushort)record.RecordType);
         writer.WriteUInt16((ushort)record.RecordClass);
         writer.WriteUInt32(ttl);
         int lengthAt = writer.Position;
         writer.WriteUInt16(0);
         int start = writer.Position;
-        // Names inside the RDATA of RFC 1035 types may be compressed (RFC 3597 §4); everything else goes as stored.
         switch (record)
         {
             case NsRecord ns:
@@ -163,10 +169,14 @@ public static class ResponseEncoder
             case SoaRecord soa:
                 writer.WriteName(soa.MasterName);
                 writer.WriteName(soa.ResponsibleName);
-                writer.WriteBytes(rdata.AsSpan(rdata.Length - 20));
+                writer.WriteUInt32(soa.SerialNumber);
+                writer.WriteUInt32((uint)soa.RefreshInterval);
+                writer.WriteUInt32((uint)soa.RetryInterval);
+                writer.WriteUInt32((uint)soa.ExpireInterval);
+                writer.WriteUInt32((uint)soa.NegativeCachingTTL);
                 break;
             default:
-                writer.WriteBytes(rdata);
+                writer.WriteBytes(rdata ?? RecordWire.RData(record));
                 break;
         }
         if (!writer.Overflowed) writer.PatchUInt16(lengthAt, (ushort)(writer.Position - start));
