@@ -1,0 +1,170 @@
+using System.Collections.Concurrent;
+using InlineSigner.Cluster.Protocol;
+using InlineSigner.Threshold;
+using InlineSigner.Threshold.Frost;
+using Microsoft.Extensions.Logging;
+
+namespace InlineSigner.Cluster.Client;
+
+public sealed partial class ClusterClient
+{
+    /// <summary>
+    /// A node's pre-generated FROST commitments for one key, in nonce-number order. The node spends nonce numbers only
+    /// upwards, so taking commitments and sending the round-two request that spends them happen under one lock: batches
+    /// reach the node in the order they took their numbers.
+    /// </summary>
+    private sealed class CommitmentPool
+    {
+        public SemaphoreSlim Lock { get; } = new(1, 1);
+        public Queue<(ulong Nonce, byte[] Hiding, byte[] Binding)> Ready { get; } = new();
+    }
+
+    private readonly ConcurrentDictionary<(int Node, string Key), CommitmentPool> _pools = new();
+
+    /// <summary>
+    /// Signs one batch of messages with a FROST(Ed25519) key: t nodes each spend one pre-generated nonce per message
+    /// (round one is fetched ahead in bulk), make their signature shares (round two), and the client aggregates, each
+    /// signature checked as plain Ed25519 before it is returned. A node that fails is replaced and the affected messages
+    /// signed again by another set; a node whose share is wrong is named and deprioritised. Throws
+    /// <see cref="ClusterSigningException"/> when fewer than t nodes can help within the request timeout.
+    /// </summary>
+    public async Task<IReadOnlyList<byte[]>> SignFrostAsync(string keyId, FrostPublicKey publicKey, IReadOnlyList<byte[]> messages, CancellationToken cancellationToken)
+    {
+        if (publicKey.Threshold != Threshold) throw new ArgumentException($"key {keyId} has threshold {publicKey.Threshold}, the cluster {Threshold}");
+        var signatures = new byte[messages.Count][];
+        var pending = Enumerable.Range(0, messages.Count).ToList();
+        var failures = new Dictionary<int, string>();
+        var excluded = new HashSet<int>();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(RequestTimeout);
+        while (pending.Count > 0)
+        {
+            var signers = RankNodes(excluded).Take(Threshold).Order().ToList();
+            if (signers.Count < Threshold || deadline.IsCancellationRequested)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                throw BelowThreshold($"FROST signing with key {keyId} failed", signers.Count(s => !failures.ContainsKey(s)), failures);
+            }
+            var batch = pending.Select(i => messages[i]).ToList();
+            var (shares, failed) = await FrostRoundsAsync(keyId, signers, batch, deadline.Token, cancellationToken);
+            foreach (var (node, reason) in failed)
+            {
+                failures[node] = reason;
+                excluded.Add(node);
+            }
+            if (shares is null) continue;
+
+            var stillPending = new ConcurrentBag<int>();
+            var bad = new ConcurrentDictionary<int, int>();
+            Parallel.For(0, batch.Count, new ParallelOptions { CancellationToken = cancellationToken }, k =>
+            {
+                var commitments = signers.Select(s => shares[s].Commitments[k]).ToList();
+                var zs = signers.ToDictionary(s => s, s => shares[s].Shares[k]);
+                try
+                {
+                    var package = FrostEd25519.Prepare(batch[k], commitments, publicKey);
+                    signatures[pending[k]] = FrostEd25519.Aggregate(package, zs, publicKey, verifyEachShare: false);
+                }
+                catch (ThresholdSigningException e)
+                {
+                    foreach (var holder in e.BadHolders) bad.AddOrUpdate(holder, 1, (_, c) => c + 1);
+                    stillPending.Add(pending[k]);
+                }
+            });
+            foreach (var (node, count) in bad)
+            {
+                ReportBadShares(node, count, keyId);
+                failures[node] = $"{count} invalid signature share(s)";
+                excluded.Add(node);
+            }
+            pending = stillPending.Order().ToList();
+        }
+        return signatures;
+    }
+
+    private sealed record FrostAnswer(IReadOnlyList<FrostCommitment> Commitments, IReadOnlyList<byte[]> Shares);
+
+    /// <summary>Both rounds with a fixed signer set. Returns every signer's commitments and shares, or which signers failed.</summary>
+    private async Task<(Dictionary<int, FrostAnswer>? Shares, Dictionary<int, string> Failed)> FrostRoundsAsync(
+        string keyId, IReadOnlyList<int> signers, IReadOnlyList<byte[]> messages, CancellationToken deadline, CancellationToken cancellationToken)
+    {
+        var failed = new Dictionary<int, string>();
+        var pools = signers.Select(s => _pools.GetOrAdd((s, keyId), _ => new CommitmentPool())).ToList();
+        var taken = new List<(ulong Nonce, byte[] Hiding, byte[] Binding)>[signers.Count];
+        var sends = new Task<byte[]>[signers.Count];
+        int locked = 0;
+        try
+        {
+            // Locks in node order, so two batches never wait on each other crosswise.
+            for (; locked < signers.Count; locked++) await pools[locked].Lock.WaitAsync(deadline);
+            var refills = signers.Select((s, i) => RefillAsync(keyId, s, pools[i], messages.Count, deadline)).ToList();
+            for (int i = 0; i < signers.Count; i++)
+            {
+                try { await refills[i]; }
+                catch (Exception e) when (e is NodeErrorException or NodeUnavailableException or TimeoutException or FormatException or OperationCanceledException)
+                {
+                    failed[signers[i]] = e is OperationCanceledException ? "no answer within the request timeout" : Reason(e);
+                }
+            }
+            if (failed.Count > 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                return (null, failed);
+            }
+            for (int i = 0; i < signers.Count; i++)
+            {
+                taken[i] = new List<(ulong, byte[], byte[])>(messages.Count);
+                for (int k = 0; k < messages.Count; k++) taken[i].Add(pools[i].Ready.Dequeue());
+            }
+            var items = Enumerable.Range(0, messages.Count).Select(k =>
+                signers.Select((s, i) => new FrostCommitmentEntry(s, taken[i][k].Hiding, taken[i][k].Binding)).ToList()).ToList();
+            for (int i = 0; i < signers.Count; i++)
+            {
+                var request = new FrostSignRequest(keyId, Enumerable.Range(0, messages.Count)
+                    .Select(k => new FrostSignItem(taken[i][k].Nonce, messages[k], items[k])).ToList());
+                sends[i] = RequestAsync(signers[i], MessageType.FrostSign, request.Encode(), RequestTimeout, messages.Count, deadline);
+            }
+        }
+        finally
+        {
+            for (int i = 0; i < locked; i++) pools[i].Lock.Release();
+        }
+
+        var answers = new Dictionary<int, FrostAnswer>();
+        for (int i = 0; i < signers.Count; i++)
+        {
+            try
+            {
+                var shares = FixedValueList.Decode(await sends[i], 32, messages.Count, "FROST sign reply");
+                if (shares.Count != messages.Count) throw new ProtocolFormatException($"{shares.Count} shares for {messages.Count} messages");
+                answers[signers[i]] = new FrostAnswer(taken[i].Select(c => new FrostCommitment(signers[i], c.Hiding, c.Binding)).ToList(), shares);
+            }
+            catch (Exception e) when (e is NodeErrorException or NodeUnavailableException or TimeoutException or FormatException or OperationCanceledException)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                failed[signers[i]] = e is OperationCanceledException ? "no answer within the request timeout" : Reason(e);
+                if (e is NodeErrorException { Code: ErrorCode.NonceRejected or ErrorCode.UnknownKey })
+                    _pools.TryRemove((signers[i], keyId), out _); // its numbers moved on (another client, or a restore): fetch fresh ones
+                _logger.LogWarning("{Node} failed FROST round two for key {KeyId}: {Reason}", Describe(signers[i]), keyId, failed[signers[i]]);
+            }
+        }
+        return failed.Count > 0 ? (null, failed) : (answers, failed);
+    }
+
+    /// <summary>Tops the pool up to at least <paramref name="needed"/> commitments, fetching extra so the next batch needs no round one.</summary>
+    private async Task RefillAsync(string keyId, int nodeId, CommitmentPool pool, int needed, CancellationToken cancellationToken)
+    {
+        if (pool.Ready.Count >= needed) return;
+        int count = Math.Min(ProtocolLimits.MaxBatchItems, Math.Max(needed - pool.Ready.Count + needed, 64));
+        var reply = FrostCommitReply.Decode(await RequestAsync(nodeId, MessageType.FrostCommit, new FrostCommitRequest(keyId, count).Encode(), RequestTimeout, count / 8, cancellationToken), count);
+        if (reply.Commitments.Count != count) throw new ProtocolFormatException($"{reply.Commitments.Count} commitments for {count} asked");
+        // A bad commitment would make every honest signer refuse the batch: catch it here, where it names its node.
+        foreach (var (hiding, binding) in reply.Commitments)
+            if (!Ed25519Group.IsValidElement(hiding) || !Ed25519Group.IsValidElement(binding)) throw new ProtocolFormatException("invalid commitment (not a group element)");
+        // Numbers below what the pool holds would be refused by the node anyway: start over from this reply.
+        if (pool.Ready.Count > 0 && reply.FirstNonce <= pool.Ready.Last().Nonce) pool.Ready.Clear();
+        for (int i = 0; i < reply.Commitments.Count; i++)
+            pool.Ready.Enqueue((reply.FirstNonce + (ulong)i, reply.Commitments[i].Hiding, reply.Commitments[i].Binding));
+        if (pool.Ready.Count < needed) throw new ProtocolFormatException($"node {nodeId} gave too few commitments");
+    }
+}

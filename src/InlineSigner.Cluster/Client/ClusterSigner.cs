@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using ARSoft.Tools.Net.Dns;
+using InlineSigner.Cluster.Keys;
+using InlineSigner.Cluster.Protocol;
+using InlineSigner.Dnssec;
+using InlineSigner.Dnssec.Keys;
+using InlineSigner.Threshold.Frost;
+using InlineSigner.Threshold.Rsa;
+
+namespace InlineSigner.Cluster.Client;
+
+/// <summary>
+/// One cluster key as the signing engine sees it. Each RRSIG signing input is prepared per algorithm (RSA 8/10:
+/// PKCS#1 v1.5 DigestInfo of SHA-256/512 padded to the modulus; Ed25519 15: the input itself), split into batches
+/// sized so a node takes about <see cref="ClusterConfigFile.TargetBatchMs"/> for one, and up to
+/// <see cref="ClusterConfigFile.MaxInFlightBatches"/> batches are in flight at once. Every signature returned has been
+/// verified against the public key; a batch that cannot be signed fails the whole call.
+/// </summary>
+public sealed class ClusterSigner : ISigner
+{
+    private readonly ClusterClient _client;
+    private readonly ClusterKeyRecord _key;
+    private readonly ThresholdRsaPublicKey? _rsa;
+    private readonly FrostPublicKey? _frost;
+    private readonly object _gate = new();
+    private double? _perItemMs;
+    private int _running;
+
+    public ClusterSigner(ClusterClient client, ClusterKeyRecord key, int ttl = 3600)
+    {
+        _client = client;
+        _key = key;
+        Algorithm = key.DnsAlgorithm;
+        switch (key.Scheme)
+        {
+            case KeyScheme.ShoupRsa when Algorithm is DnsSecAlgorithm.RsaSha256 or DnsSecAlgorithm.RsaSha512:
+                _rsa = key.RsaPublicKey();
+                break;
+            case KeyScheme.FrostEd25519 when Algorithm == DnsSecAlgorithm.Ed25519:
+                _frost = key.FrostPublicKey();
+                break;
+            default:
+                throw new ArgumentException($"key {key.KeyId}: scheme {key.Scheme} cannot sign algorithm {key.Algorithm}");
+        }
+        DnsKey = key.ToDnsKey(ttl);
+        KeyTag = DnsKey.CalculateKeyTag();
+        if (KeyTag != key.KeyTag) throw new ArgumentException($"key {key.KeyId}: recorded key tag {key.KeyTag} does not match its DNSKEY ({KeyTag})");
+    }
+
+    public string KeyId => _key.KeyId;
+    public DnsKeyRecord DnsKey { get; }
+    public DnsSecAlgorithm Algorithm { get; }
+    public ushort KeyTag { get; }
+
+    /// <summary>The batch size the next call will use (adapts to measured node speed).</summary>
+    public int BatchSize
+    {
+        get
+        {
+            var config = _client.Config.File;
+            double? perItem;
+            lock (_gate) perItem = _perItemMs;
+            if (perItem is not { } ms || ms <= 0) return Math.Clamp(32, config.MinBatch, config.MaxBatch);
+            return (int)Math.Clamp(config.TargetBatchMs / ms, config.MinBatch, config.MaxBatch);
+        }
+    }
+
+    public async Task<IReadOnlyList<byte[]>> SignAsync(IReadOnlyList<ReadOnlyMemory<byte>> signingInputs, CancellationToken cancellationToken)
+    {
+        if (signingInputs.Count == 0) return [];
+        var config = _client.Config.File;
+        // Small jobs are spread over the in-flight slots rather than sent as one batch to a single set of nodes.
+        int size = Math.Max(1, Math.Min(BatchSize, (signingInputs.Count + config.MaxInFlightBatches - 1) / config.MaxInFlightBatches));
+        size = Math.Max(size, Math.Min(config.MinBatch, signingInputs.Count));
+        var signatures = new byte[signingInputs.Count][];
+        using var slots = new SemaphoreSlim(config.MaxInFlightBatches);
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var batches = new List<Task>();
+        for (int start = 0; start < signingInputs.Count; start += size)
+        {
+            int from = start, count = Math.Min(size, signingInputs.Count - start);
+            await slots.WaitAsync(failed.Token);
+            batches.Add(Task.Run(async () =>
+            {
+                int sideBySide = Interlocked.Increment(ref _running);
+                try
+                {
+                    var clock = Stopwatch.StartNew();
+                    var result = await SignBatchAsync(signingInputs, from, count, failed.Token);
+                    for (int i = 0; i < count; i++) signatures[from + i] = result[i];
+                    Observe(clock.Elapsed.TotalMilliseconds / count / sideBySide);
+                }
+                catch
+                {
+                    failed.Cancel(); // no partial results: stop sending the rest
+                    throw;
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _running);
+                    slots.Release();
+                }
+            }, CancellationToken.None));
+            if (failed.IsCancellationRequested) break;
+        }
+        try
+        {
+            await Task.WhenAll(batches);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // One batch failed and cancelled the others: report the real failure, not the cancellations.
+            var real = batches.Where(b => b.IsFaulted).Select(b => b.Exception!.InnerException!).FirstOrDefault(e => e is not OperationCanceledException);
+            if (real is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(real).Throw();
+            throw;
+        }
+        return signatures;
+    }
+
+    /// <summary>
+    /// Records the time per item of a finished batch, already divided by the batches that ran beside it: roughly the
+    /// cluster's service time per item, which sizes the next batches.
+    /// </summary>
+    private void Observe(double perItemMs)
+    {
+        lock (_gate) _perItemMs = _perItemMs is { } p ? 0.7 * p + 0.3 * perItemMs : perItemMs;
+    }
+
+    private Task<IReadOnlyList<byte[]>> SignBatchAsync(IReadOnlyList<ReadOnlyMemory<byte>> inputs, int from, int count, CancellationToken cancellationToken)
+    {
+        if (_rsa is not null)
+        {
+            var hash = DnssecAlgorithms.Hash(Algorithm);
+            var encoded = new byte[count][];
+            for (int i = 0; i < count; i++) encoded[i] = Pkcs1.Encode(inputs[from + i].Span, hash, _rsa.ModulusBytes);
+            return _client.SignRsaAsync(_key.KeyId, _rsa, encoded, cancellationToken);
+        }
+        var messages = new byte[count][];
+        for (int i = 0; i < count; i++) messages[i] = inputs[from + i].ToArray();
+        return _client.SignFrostAsync(_key.KeyId, _frost!, messages, cancellationToken);
+    }
+}

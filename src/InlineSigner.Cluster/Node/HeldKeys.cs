@@ -1,0 +1,157 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using InlineSigner.Cluster.Keys;
+using InlineSigner.Cluster.Protocol;
+using InlineSigner.Threshold.Frost;
+using InlineSigner.Threshold.Rsa;
+
+namespace InlineSigner.Cluster.Node;
+
+/// <summary>
+/// A key share loaded for signing. Reference-counted: a key deleted while a batch is using it is disposed (its
+/// secret zeroed) only when the last user is done.
+/// </summary>
+internal abstract class HeldKey : IDisposable
+{
+    private int _users = 1; // the key ring's own reference
+    protected HeldKey(StoredKey stored) => Stored = stored;
+
+    public StoredKey Stored { get; }
+    public string KeyId => Stored.KeyId;
+
+    public bool TryAcquire()
+    {
+        while (true)
+        {
+            int users = Volatile.Read(ref _users);
+            if (users == 0) return false;
+            if (Interlocked.CompareExchange(ref _users, users + 1, users) == users) return true;
+        }
+    }
+
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _users) == 0) DisposeSecrets();
+    }
+
+    public void Dispose() => Release();
+
+    protected abstract void DisposeSecrets();
+
+    public static HeldKey Load(StoredKey stored, int nodeId) => stored.Scheme switch
+    {
+        KeyScheme.ShoupRsa => new HeldRsaKey(stored, nodeId),
+        KeyScheme.FrostEd25519 => new HeldFrostKey(stored, nodeId),
+        _ => throw new ProtocolFormatException($"unknown scheme {stored.Scheme}"),
+    };
+}
+
+internal sealed class HeldRsaKey : HeldKey
+{
+    public HeldRsaKey(StoredKey stored, int nodeId) : base(stored)
+    {
+        PublicKey = ThresholdRsaPublicKey.Decode(stored.PublicKey);
+        using var share = RsaKeyShare.Decode(stored.Share);
+        if (share.Index != nodeId) throw new ProtocolFormatException($"key {stored.KeyId}: the share is #{share.Index}, but this is node {nodeId}");
+        Holder = new RsaShareHolder(PublicKey, share);
+    }
+
+    public ThresholdRsaPublicKey PublicKey { get; }
+    public RsaShareHolder Holder { get; }
+
+    /// <summary>
+    /// Signs a random message with a proof and checks the proof against this party's public verification key: a share
+    /// that does not belong to the public key is refused before it is ever stored.
+    /// </summary>
+    public bool SelfCheck()
+    {
+        var em = new byte[PublicKey.ModulusBytes];
+        RandomNumberGenerator.Fill(em.AsSpan(2));
+        em[1] = 1;
+        var share = Holder.Sign(em, withProof: true);
+        return ThresholdRsaCombiner.VerifyShare(PublicKey, em, share);
+    }
+
+    protected override void DisposeSecrets() => Holder.Dispose();
+}
+
+/// <summary>
+/// A FROST share and its nonce book-keeping. Nonce number k's secrets are derived from the stored nonce seed
+/// (HMAC-SHA256(seed, label ‖ k) as the randomness of RFC 9591's nonce_generate), so commitments handed out before a
+/// restart stay valid after it, while <see cref="StoredKey.NextNonce"/> — raised on disk before any share made with a
+/// nonce leaves the node — keeps every number single-use.
+/// </summary>
+internal sealed class HeldFrostKey : HeldKey
+{
+    private readonly object _gate = new();
+    private ulong _issuedNext;   // next number round one hands out
+    private ulong _reservedNext; // lowest number round two may still spend
+
+    public HeldFrostKey(StoredKey stored, int nodeId) : base(stored)
+    {
+        PublicKey = FrostKeyCodec.DecodePublicKey(stored.PublicKey);
+        Share = FrostKeyCodec.DecodeShare(stored.Share);
+        if (Share.Identifier != nodeId) throw new ProtocolFormatException($"key {stored.KeyId}: the share is #{Share.Identifier}, but this is node {nodeId}");
+        if (stored.NonceSeed.Length != 32) throw new ProtocolFormatException($"key {stored.KeyId}: nonce seed missing");
+        _issuedNext = _reservedNext = stored.NextNonce;
+    }
+
+    public FrostPublicKey PublicKey { get; }
+    public FrostKeyShare Share { get; }
+
+    public bool SelfCheck() =>
+        PublicKey.VerificationShares.TryGetValue(Share.Identifier, out var expected) && Share.VerificationShare().AsSpan().SequenceEqual(expected);
+
+    /// <summary>Hands out the next <paramref name="count"/> nonce numbers (round one).</summary>
+    public ulong IssueNonces(int count)
+    {
+        lock (_gate)
+        {
+            var first = Math.Max(_issuedNext, _reservedNext);
+            _issuedNext = first + (ulong)count;
+            return first;
+        }
+    }
+
+    /// <summary>
+    /// Reserves the nonce numbers of a round-two batch: they must increase strictly and start at or above every number
+    /// reserved before. Returns the new lower bound the caller must make durable before releasing shares, or an error.
+    /// </summary>
+    public (ulong NextNonce, string? Error) Reserve(IReadOnlyList<ulong> nonces)
+    {
+        lock (_gate)
+        {
+            ulong floor = _reservedNext;
+            for (int i = 0; i < nonces.Count; i++)
+            {
+                if (nonces[i] < _reservedNext) return (0, $"nonce {nonces[i]} is already used or skipped (next usable is {_reservedNext})");
+                if (nonces[i] < floor) return (0, $"nonce numbers must increase strictly within a batch (item {i}: {nonces[i]})");
+                if (nonces[i] == ulong.MaxValue) return (0, "nonce number out of range");
+                floor = nonces[i] + 1;
+            }
+            _reservedNext = floor;
+            return (floor, null);
+        }
+    }
+
+    public FrostNonce DeriveNonce(ulong number)
+    {
+        Span<byte> label = stackalloc byte[16];
+        "hiding\0\0"u8.CopyTo(label);
+        BinaryPrimitives.WriteUInt64BigEndian(label[8..], number);
+        var hiding = HMACSHA256.HashData(Stored.NonceSeed, label);
+        "binding\0"u8.CopyTo(label);
+        var binding = HMACSHA256.HashData(Stored.NonceSeed, label);
+        try
+        {
+            return FrostEd25519.CommitFromRandomness(Share, hiding, binding);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(hiding);
+            CryptographicOperations.ZeroMemory(binding);
+        }
+    }
+
+    protected override void DisposeSecrets() => Share.Dispose();
+}
