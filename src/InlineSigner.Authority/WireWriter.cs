@@ -15,7 +15,7 @@ internal sealed class WireWriter
 {
     private const int MaxTargets = 512;
     private readonly byte[] _buffer;
-    private readonly (int Offset, int Hash)[] _targets = new (int, int)[MaxTargets];
+    private (int Offset, int Hash)[] _targets = new (int, int)[16]; // grows: most responses need a handful
     private int _targetCount;
 
     public WireWriter(byte[] buffer, int limit)
@@ -104,7 +104,11 @@ internal sealed class WireWriter
         {
             var label = labels[i];
             if (!Reserve(1 + label.Length)) return;
-            if (Position < 0x3FFF && _targetCount < MaxTargets) _targets[_targetCount++] = (Position, suffixHash[i]);
+            if (Position < 0x3FFF && _targetCount < MaxTargets)
+            {
+                if (_targetCount == _targets.Length) Array.Resize(ref _targets, _targets.Length * 2);
+                _targets[_targetCount++] = (Position, suffixHash[i]);
+            }
             _buffer[Position++] = (byte)label.Length;
             foreach (char c in label) _buffer[Position++] = (byte)c;
         }
