@@ -37,9 +37,7 @@ public static class CliApp
             await error.WriteLineAsync("inline-signer: cancelled");
             return 130;
         }
-        catch (Exception e) when (e is CliException or IOException or UnauthorizedAccessException or FormatException
-                                      or InvalidOperationException or ArgumentException or System.Security.Cryptography.CryptographicException
-                                      or TimeoutException or NotSupportedException or AggregateException)
+        catch (Exception e) when (IsUserFacing(e))
         {
             await error.WriteLineAsync($"inline-signer: error: {Describe(e)}");
             return 1;
@@ -49,6 +47,18 @@ public static class CliApp
             Console.CancelKeyPress -= onCancel;
         }
     }
+
+    /// <summary>
+    /// Failures whose message is meant for the user (bad arguments, files, configurations, a cluster below threshold, a
+    /// tampered share store): printed as one line. Anything else is a bug and keeps its stack trace.
+    /// </summary>
+    private static bool IsUserFacing(Exception e) => e is CliException or IOException or UnauthorizedAccessException or FormatException
+        or InvalidOperationException or ArgumentException or System.Security.Cryptography.CryptographicException
+        or TimeoutException or NotSupportedException
+        or Cluster.ClusterConfigException or Cluster.Keys.ClusterKeyException or Cluster.Client.ClusterSigningException
+        or Cluster.Node.ShareStoreException or Cluster.Client.NodeErrorException or Cluster.Client.NodeUnavailableException
+        or Zones.ZoneFileException or Dnssec.Signing.SignatureVerificationException
+        || e is AggregateException { InnerExceptions.Count: 1 } a && IsUserFacing(a.InnerExceptions[0]);
 
     /// <summary>One line: the message of the innermost meaningful exception.</summary>
     private static string Describe(Exception e)

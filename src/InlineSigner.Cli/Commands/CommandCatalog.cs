@@ -9,7 +9,8 @@ internal static class CommandCatalog
     {
         yield return VersionCommand.Create(output);
         foreach (var command in ZoneCommands.Create(output, error)) yield return command;
-        yield return KeysCommands.Create(output);
+        yield return KeysCommands.Create(output, error);
+        yield return NodeCommands.Create(output);
         yield return BenchCommands.Create(output);
     }
 }

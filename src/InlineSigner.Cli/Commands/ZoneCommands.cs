@@ -39,17 +39,22 @@ internal static class ZoneCommands
         var validity = new Option<string>("--validity") { Description = "Signature validity, e.g. 14d (default 14d)", DefaultValueFactory = _ => "14d" };
         var inception = new Option<string?>("--inception") { Description = "Signing time as YYYYMMDDHHmmSS or Unix seconds (default now)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress bar" };
+        var cluster = KeysCommands.ClusterOption();
+        var keyIds = new Option<string[]>("--key-id") { Description = "With --cluster: sign with these keys only (default: every key recorded for the zone); may be repeated", AllowMultipleArgumentsPerToken = true };
 
-        var command = new Command("sign", "Sign a zone file (offline) with the zone's keys.")
+        var command = new Command("sign", "Sign a zone file (offline) with the zone's local keys (--key-dir) or threshold keys (--cluster).")
         {
-            zoneOption, inOption, outOption, keyDir, nsec3, salt, iterations, optOut, zonemd, validity, inception, quiet,
+            zoneOption, inOption, outOption, keyDir, cluster, keyIds, nsec3, salt, iterations, optOut, zonemd, validity, inception, quiet,
         };
         command.SetAction(async (parse, ct) =>
         {
             var origin = ParseZone(parse.GetRequiredValue(zoneOption));
             var input = parse.GetRequiredValue(inOption);
             var outputFile = parse.GetRequiredValue(outOption);
-            var directory = parse.GetValue(keyDir) ?? throw new CliException("give --key-dir with the zone's keys");
+            var directory = parse.GetValue(keyDir);
+            var clusterFile = parse.GetValue(cluster);
+            if ((directory is null) == (clusterFile is null)) throw new CliException("give exactly one of --key-dir (local keys) or --cluster (threshold keys)");
+            if (directory is null && (parse.GetValue(keyIds) ?? []).Length > 0 && clusterFile is null) throw new CliException("--key-id goes with --cluster");
 
             var policy = new SigningPolicy
             {
@@ -62,8 +67,10 @@ internal static class ZoneCommands
             var now = parse.GetValue(inception) is { } text ? DateTimeOffset.FromUnixTimeSeconds(PresentationFormat.ParseSignatureTime(text)) : DateTimeOffset.UtcNow;
 
             var unsigned = LoadZone(input.FullName, origin, error);
-            var keys = KeyDirectory.Load(directory.FullName, origin);
-            IReadOnlyList<ISigner> signers = keys;
+            var keys = directory is null ? [] : KeyDirectory.Load(directory.FullName, origin);
+            using var client = clusterFile is null ? null : Cluster.Client.ClusterClient.Create(clusterFile.FullName);
+            IReadOnlyList<ISigner> signers = client is null ? keys : ClusterSigners(client, origin, parse.GetValue(keyIds) ?? []);
+            if (client is not null) await KeysCommands.RequireNodesAsync(client, client.Threshold, ct);
             try
             {
                 using var bar = parse.GetValue(quiet) ? null : ProgressBar.StartIfTerminal(error, "signing");
@@ -79,6 +86,26 @@ internal static class ZoneCommands
             }
         });
         return command;
+    }
+
+    /// <summary>The zone's threshold keys from the client's key store (all of them, or the ones named).</summary>
+    private static IReadOnlyList<ISigner> ClusterSigners(Cluster.Client.ClusterClient client, DomainName origin, IReadOnlyList<string> keyIds)
+    {
+        var manager = new Cluster.Keys.ClusterKeyManager(client);
+        var zoneName = PresentationFormat.FormatName(origin);
+        if (keyIds.Count == 0)
+        {
+            var all = manager.SignersForZone(zoneName);
+            if (all.Count == 0) throw new CliException($"the key store {manager.KeyStore.Path} has no keys for {zoneName}; run `keys generate --cluster … --zone {zoneName.TrimEnd('.')}` first");
+            return all;
+        }
+        return keyIds.Select(id =>
+        {
+            var record = manager.KeyStore.Find(id) ?? throw new CliException($"--key-id {id} is not in the key store {manager.KeyStore.Path}");
+            if (Cluster.Keys.ClientKeyStore.Normalise(record.Zone) != Cluster.Keys.ClientKeyStore.Normalise(zoneName))
+                throw new CliException($"--key-id {id} is a key of {record.Zone}, not of {zoneName}");
+            return (ISigner)manager.Signer(id);
+        }).ToList();
     }
 
     private static Command Verify(TextWriter output)

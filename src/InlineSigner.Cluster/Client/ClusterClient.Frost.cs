@@ -40,13 +40,27 @@ public sealed partial class ClusterClient
         while (pending.Count > 0)
         {
             var signers = RankNodes(excluded).Take(Threshold).Order().ToList();
-            if (signers.Count < Threshold || deadline.IsCancellationRequested)
+            if (signers.Count < Threshold)
+                throw BelowThreshold($"FROST signing with key {keyId} failed", signers.Count, failures);
+            if (deadline.IsCancellationRequested)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                throw BelowThreshold($"FROST signing with key {keyId} failed", signers.Count(s => !failures.ContainsKey(s)), failures);
+                throw BelowThreshold($"FROST signing with key {keyId} did not finish within {RequestTimeout.TotalSeconds:0.###} s", 0, failures);
             }
             var batch = pending.Select(i => messages[i]).ToList();
-            var (shares, failed) = await FrostRoundsAsync(keyId, signers, batch, deadline.Token, cancellationToken);
+            // A signer that does not answer within a few times its usual time is replaced by another set, so one dead
+            // node (whose last messages vanished into a connection not yet seen closing) costs a round, not the call.
+            var roundTimeout = TimeSpan.FromMilliseconds(Math.Max(1000, 2 * HedgeDelay(signers, batch.Count).TotalMilliseconds));
+            Dictionary<int, FrostAnswer>? shares;
+            Dictionary<int, string> failed;
+            try
+            {
+                (shares, failed) = await FrostRoundsAsync(keyId, signers, batch, roundTimeout, deadline.Token, cancellationToken);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                continue; // the deadline passed while waiting for another batch's turn on these nodes: reported above
+            }
             foreach (var (node, reason) in failed)
             {
                 failures[node] = reason;
@@ -86,8 +100,11 @@ public sealed partial class ClusterClient
 
     /// <summary>Both rounds with a fixed signer set. Returns every signer's commitments and shares, or which signers failed.</summary>
     private async Task<(Dictionary<int, FrostAnswer>? Shares, Dictionary<int, string> Failed)> FrostRoundsAsync(
-        string keyId, IReadOnlyList<int> signers, IReadOnlyList<byte[]> messages, CancellationToken deadline, CancellationToken cancellationToken)
+        string keyId, IReadOnlyList<int> signers, IReadOnlyList<byte[]> messages, TimeSpan roundTimeout, CancellationToken deadline, CancellationToken cancellationToken)
     {
+        using var roundCancel = CancellationTokenSource.CreateLinkedTokenSource(deadline);
+        var round = roundCancel.Token; // its timer starts once this batch has its turn on every signer
+        string noAnswer = $"no answer within {roundTimeout.TotalSeconds:0.###} s";
         var failed = new Dictionary<int, string>();
         var pools = signers.Select(s => _pools.GetOrAdd((s, keyId), _ => new CommitmentPool())).ToList();
         var taken = new List<(ulong Nonce, byte[] Hiding, byte[] Binding)>[signers.Count];
@@ -97,13 +114,14 @@ public sealed partial class ClusterClient
         {
             // Locks in node order, so two batches never wait on each other crosswise.
             for (; locked < signers.Count; locked++) await pools[locked].Lock.WaitAsync(deadline);
-            var refills = signers.Select((s, i) => RefillAsync(keyId, s, pools[i], messages.Count, deadline)).ToList();
+            roundCancel.CancelAfter(roundTimeout);
+            var refills = signers.Select((s, i) => RefillAsync(keyId, s, pools[i], messages.Count, round)).ToList();
             for (int i = 0; i < signers.Count; i++)
             {
                 try { await refills[i]; }
                 catch (Exception e) when (e is NodeErrorException or NodeUnavailableException or TimeoutException or FormatException or OperationCanceledException)
                 {
-                    failed[signers[i]] = e is OperationCanceledException ? "no answer within the request timeout" : Reason(e);
+                    failed[signers[i]] = e is OperationCanceledException ? noAnswer : Reason(e);
                 }
             }
             if (failed.Count > 0)
@@ -122,7 +140,7 @@ public sealed partial class ClusterClient
             {
                 var request = new FrostSignRequest(keyId, Enumerable.Range(0, messages.Count)
                     .Select(k => new FrostSignItem(taken[i][k].Nonce, messages[k], items[k])).ToList());
-                sends[i] = RequestAsync(signers[i], MessageType.FrostSign, request.Encode(), RequestTimeout, messages.Count, deadline);
+                sends[i] = RequestAsync(signers[i], MessageType.FrostSign, request.Encode(), RequestTimeout, messages.Count, round);
             }
         }
         finally
@@ -142,7 +160,7 @@ public sealed partial class ClusterClient
             catch (Exception e) when (e is NodeErrorException or NodeUnavailableException or TimeoutException or FormatException or OperationCanceledException)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                failed[signers[i]] = e is OperationCanceledException ? "no answer within the request timeout" : Reason(e);
+                failed[signers[i]] = e is OperationCanceledException ? noAnswer : Reason(e);
                 if (e is NodeErrorException { Code: ErrorCode.NonceRejected or ErrorCode.UnknownKey })
                     _pools.TryRemove((signers[i], keyId), out _); // its numbers moved on (another client, or a restore): fetch fresh ones
                 _logger.LogWarning("{Node} failed FROST round two for key {KeyId}: {Reason}", Describe(signers[i]), keyId, failed[signers[i]]);

@@ -96,9 +96,13 @@ public sealed partial class ClusterClient
             }
         }
         cancellationToken.ThrowIfCancellationRequested();
-        foreach (var node in running.Values) failures[node] = $"no answer within {RequestTimeout.TotalSeconds:0.###} s";
         if (answers.Count < needed)
+        {
+            foreach (var node in running.Values) failures[node] = $"no answer within {RequestTimeout.TotalSeconds:0.###} s";
             throw BelowThreshold($"threshold RSA signing with key {keyId} failed", answers.Count, failures);
+        }
+        // Requests still running (spares sent to hedge a slow node) are simply abandoned: slow is not failed, and
+        // those nodes must stay eligible for the proof round if the combination fails.
         foreach (var answer in answers) failures.Remove(answer.NodeId);
         return answers;
     }

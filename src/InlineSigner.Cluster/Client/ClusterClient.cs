@@ -118,13 +118,16 @@ public sealed partial class ClusterClient : IDisposable
     private string Describe(int nodeId) => $"node {nodeId} ({_health[nodeId].Endpoint})";
 
     /// <summary>Sends the same request to every node at once and collects each one's outcome (never throws for a node's failure).</summary>
-    internal async Task<IReadOnlyList<NodeResult<T>>> AllNodesAsync<T>(MessageType type, Func<int, byte[]> payload, Func<byte[], T> decode, CancellationToken cancellationToken)
+    internal Task<IReadOnlyList<NodeResult<T>>> AllNodesAsync<T>(MessageType type, Func<int, byte[]> payload, Func<byte[], T> decode, CancellationToken cancellationToken) =>
+        AllNodesAsync(type, payload, decode, RequestTimeout, cancellationToken);
+
+    private async Task<IReadOnlyList<NodeResult<T>>> AllNodesAsync<T>(MessageType type, Func<int, byte[]> payload, Func<byte[], T> decode, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var tasks = Config.Nodes.Select(async node =>
         {
             try
             {
-                var reply = await RequestAsync(node.Id, type, payload(node.Id), RequestTimeout, 0, cancellationToken);
+                var reply = await RequestAsync(node.Id, type, payload(node.Id), timeout, 0, cancellationToken);
                 return new NodeResult<T>(node.Id, decode(reply), null);
             }
             catch (Exception e) when (e is NodeErrorException or NodeUnavailableException or TimeoutException or FormatException)
@@ -138,6 +141,24 @@ public sealed partial class ClusterClient : IDisposable
     /// <summary>Pings every node.</summary>
     public Task<IReadOnlyList<NodeResult<PingReply>>> PingAllAsync(CancellationToken cancellationToken) =>
         AllNodesAsync(MessageType.Ping, _ => [], p => PingReply.Decode(p), cancellationToken);
+
+    /// <summary>
+    /// Waits until at least <paramref name="minimum"/> nodes answer a ping, or <paramref name="timeout"/> passes, and
+    /// returns every node's last outcome. Connections are made in the background when the client is created, so a
+    /// command that starts work at once calls this first instead of taking "not connected yet" for "down".
+    /// </summary>
+    public async Task<IReadOnlyList<NodeResult<PingReply>>> WaitForNodesAsync(int minimum, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var left = timeout - clock.Elapsed;
+            var round = left < TimeSpan.FromSeconds(1) ? (left > TimeSpan.FromMilliseconds(50) ? left : TimeSpan.FromMilliseconds(50)) : TimeSpan.FromSeconds(1);
+            var results = await AllNodesAsync(MessageType.Ping, _ => [], p => PingReply.Decode(p), round, cancellationToken);
+            if (results.Count(r => r.Ok) >= minimum || clock.Elapsed >= timeout) return results;
+            await Task.Delay(TimeSpan.FromMilliseconds(50), _time, cancellationToken);
+        }
+    }
 
     /// <summary>What every node holds.</summary>
     public Task<IReadOnlyList<NodeResult<IReadOnlyList<HeldKeyInfo>>>> ListAllAsync(CancellationToken cancellationToken) =>

@@ -114,5 +114,6 @@ public sealed class ClientKeyStore(string path)
             UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
     }
 
-    internal static string Normalise(string zone) => zone.TrimEnd('.').ToLowerInvariant() + ".";
+    /// <summary>A zone name as compared here: lower case, one trailing dot.</summary>
+    public static string Normalise(string zone) => zone.TrimEnd('.').ToLowerInvariant() + ".";
 }

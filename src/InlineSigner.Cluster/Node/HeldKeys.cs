@@ -84,8 +84,16 @@ internal sealed class HeldRsaKey : HeldKey
 internal sealed class HeldFrostKey : HeldKey
 {
     private readonly object _gate = new();
+    /// <summary>
+    /// Nonce numbers are made durable in blocks of this many: one store write per block instead of one per batch, and
+    /// a restart resumes above the whole block (skipping numbers is free; spending one twice would leak the share).
+    /// </summary>
+    public const ulong DurableBlock = 4096;
+
     private ulong _issuedNext;   // next number round one hands out
     private ulong _reservedNext; // lowest number round two may still spend
+    private ulong _durableNext;  // the store says numbers below this may have been spent: a restart starts here
+    private (ulong Target, Task Write)? _pendingWrite;
 
     public HeldFrostKey(StoredKey stored, int nodeId) : base(stored)
     {
@@ -93,7 +101,7 @@ internal sealed class HeldFrostKey : HeldKey
         Share = FrostKeyCodec.DecodeShare(stored.Share);
         if (Share.Identifier != nodeId) throw new ProtocolFormatException($"key {stored.KeyId}: the share is #{Share.Identifier}, but this is node {nodeId}");
         if (stored.NonceSeed.Length != 32) throw new ProtocolFormatException($"key {stored.KeyId}: nonce seed missing");
-        _issuedNext = _reservedNext = stored.NextNonce;
+        _issuedNext = _reservedNext = _durableNext = stored.NextNonce;
     }
 
     public FrostPublicKey PublicKey { get; }
@@ -131,6 +139,28 @@ internal sealed class HeldFrostKey : HeldKey
             }
             _reservedNext = floor;
             return (floor, null);
+        }
+    }
+
+    /// <summary>
+    /// Completes once the store records every number below <paramref name="reservedUpTo"/> as spent, so shares made with
+    /// them may leave the node. Usually at once (an earlier block covers it); otherwise one write, shared by every batch
+    /// that needs it, moves the durable bound a block past what is needed.
+    /// </summary>
+    public Task EnsureDurableAsync(ulong reservedUpTo, Func<ulong, Task> persist)
+    {
+        lock (_gate)
+        {
+            if (reservedUpTo <= _durableNext) return Task.CompletedTask;
+            if (_pendingWrite is { } pending && pending.Target >= reservedUpTo && !pending.Write.IsFaulted && !pending.Write.IsCanceled) return pending.Write;
+            ulong target = reservedUpTo + DurableBlock;
+            var write = Task.Run(async () =>
+            {
+                await persist(target);
+                lock (_gate) if (target > _durableNext) _durableNext = target;
+            });
+            _pendingWrite = (target, write);
+            return write;
         }
     }
 

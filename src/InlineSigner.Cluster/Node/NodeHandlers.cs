@@ -225,7 +225,7 @@ public sealed partial class NodeServer
                 {
                     try
                     {
-                        await _store.AdvanceNonceAsync(sign.KeyId, nextNonce, _stopping.Token);
+                        await key.EnsureDurableAsync(nextNonce, target => _store.AdvanceNonceAsync(sign.KeyId, target, _stopping.Token));
                         Reply(incoming, request, FixedValueList.Encode(shares, 32));
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
@@ -348,7 +348,8 @@ public sealed partial class NodeServer
                 throw;
             }
             session.Round1 = request.Packages;
-            var secretKey = _config.Certificate.SecretKey;
+            // A copy: NetMQCertificate.SecretKey is the certificate's own array, and it is zeroed below.
+            var secretKey = _config.Certificate.SecretKey!.ToArray();
             var boxes = new Dictionary<int, byte[]>();
             try
             {
@@ -386,7 +387,8 @@ public sealed partial class NodeServer
             {
                 if (session.OwnShare is null) throw new NodeRequestException(ErrorCode.InvalidRequest, "DKG finish before shares");
                 received[NodeId] = session.OwnShare.ToArray();
-                var secretKey = _config.Certificate.SecretKey;
+                // A copy: NetMQCertificate.SecretKey is the certificate's own array, and it is zeroed below.
+            var secretKey = _config.Certificate.SecretKey!.ToArray();
                 try
                 {
                     foreach (var (sender, box) in request.BoxesBySender)

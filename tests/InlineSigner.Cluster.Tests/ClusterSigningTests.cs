@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using ARSoft.Tools.Net.Dns;
+using InlineSigner.Cluster.Client;
+using InlineSigner.Cluster.Keys;
+using InlineSigner.Cluster.Protocol;
+using InlineSigner.Tests.Shared;
+using InlineSigner.Threshold.Rsa;
+
+namespace InlineSigner.Cluster.Tests;
+
+/// <summary>
+/// Threshold signing through a cluster of real nodes over CURVE on 127.0.0.1: every honest t-subset works, down and
+/// lying nodes change nothing while t honest nodes answer, fewer than t fail fast naming the nodes.
+/// </summary>
+public sealed class ClusterSigningTests
+{
+    private static List<ReadOnlyMemory<byte>> Inputs(int count, string tag = "input") =>
+        Enumerable.Range(0, count).Select(i => (ReadOnlyMemory<byte>)System.Text.Encoding.ASCII.GetBytes($"{tag} {i}")).ToList();
+
+    internal static async Task<ClusterKeyRecord> RsaKeyAsync(ClusterClient client, string zone = "example.com")
+    {
+        var (publicKey, shares) = ThresholdTestKeys.DealRsa(512, client.Threshold, client.Config.Nodes.Count);
+        await client.WaitForNodesAsync(client.Config.Nodes.Count, TimeSpan.FromSeconds(5), CancellationToken.None);
+        return await new ClusterKeyManager(client).DistributeRsaAsync(zone, DnsSecAlgorithm.RsaSha256, false, publicKey, shares, null, CancellationToken.None);
+    }
+
+    internal static async Task<ClusterKeyRecord> FrostKeyAsync(ClusterClient client, string zone = "example.com", bool ksk = false)
+    {
+        await client.WaitForNodesAsync(client.Config.Nodes.Count, TimeSpan.FromSeconds(5), CancellationToken.None);
+        return await new ClusterKeyManager(client).GenerateEd25519Async(zone, ksk, null, CancellationToken.None);
+    }
+
+    private static void AssertRsaSignatures(ClusterKeyRecord record, IReadOnlyList<ReadOnlyMemory<byte>> inputs, IReadOnlyList<byte[]> signatures)
+    {
+        using var rsa = RSA.Create(record.RsaPublicKey().ToRsaParameters());
+        Assert.Equal(inputs.Count, signatures.Count);
+        for (int i = 0; i < inputs.Count; i++)
+            Assert.True(rsa.VerifyData(inputs[i].Span, signatures[i], HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1), $"signature {i}");
+    }
+
+    private static void AssertEd25519Signatures(ClusterKeyRecord record, IReadOnlyList<ReadOnlyMemory<byte>> inputs, IReadOnlyList<byte[]> signatures)
+    {
+        var publicKey = Convert.FromBase64String(record.PublicKey);
+        Assert.Equal(inputs.Count, signatures.Count);
+        for (int i = 0; i < inputs.Count; i++)
+            Assert.True(ThresholdTestKeys.Ed25519Verify(publicKey, inputs[i].ToArray(), signatures[i]), $"signature {i}");
+    }
+
+    [Fact]
+    public async Task Rsa_batches_sign_with_all_nodes_with_two_down_and_fail_fast_with_three_down()
+    {
+        using var cluster = LocalCluster.Start(5, 3);
+        using var client = cluster.Client();
+        var record = await RsaKeyAsync(client);
+        var signer = new ClusterSigner(client, record);
+        Assert.Equal(record.KeyTag, signer.KeyTag);
+
+        var inputs = Inputs(300);
+        AssertRsaSignatures(record, inputs, await signer.SignAsync(inputs, CancellationToken.None));
+
+        cluster.StopNode(2);
+        cluster.StopNode(5);
+        var twoDown = Inputs(120, "two down");
+        AssertRsaSignatures(record, twoDown, await signer.SignAsync(twoDown, CancellationToken.None));
+
+        cluster.StopNode(1);
+        var clock = Stopwatch.StartNew();
+        var failure = await Assert.ThrowsAsync<ClusterSigningException>(() => signer.SignAsync(Inputs(10, "three down"), CancellationToken.None));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"took {clock.Elapsed}");
+        Assert.Contains("only 2 of the 3 shares", failure.Message);
+        foreach (var down in new[] { 1, 2, 5 }) Assert.Contains(down, failure.Failures.Keys);
+    }
+
+    [Fact]
+    public async Task A_lying_rsa_node_is_named_and_deprioritised_while_signing_succeeds()
+    {
+        using var cluster = LocalCluster.Start(5, 3, lyingNodes: 3);
+        using var client = cluster.Client();
+        var record = await RsaKeyAsync(client);
+        // One node down and one lying: n - t faults, the most the cluster tolerates. With four nodes left the liar
+        // is among the first t of most batches.
+        cluster.StopNode(1);
+        var signer = new ClusterSigner(client, record);
+        var inputs = Inputs(200);
+        AssertRsaSignatures(record, inputs, await signer.SignAsync(inputs, CancellationToken.None));
+        var liar = client.Health().Single(h => h.NodeId == 3);
+        Assert.True(liar.BadShares > 0, string.Join("\n", client.Health()));
+        Assert.True(liar.Penalised);
+        Assert.All(client.Health().Where(h => h.NodeId != 3), h => Assert.Equal(0, h.BadShares));
+    }
+
+    [Fact]
+    public async Task Frost_key_from_dkg_signs_through_the_cluster_with_all_nodes_and_with_two_down()
+    {
+        using var cluster = LocalCluster.Start(5, 3);
+        using var client = cluster.Client();
+        var record = await FrostKeyAsync(client);
+        Assert.Equal(KeyScheme.FrostEd25519, record.Scheme);
+        Assert.Equal(5, record.FrostPublicKey().VerificationShares.Count);
+        var signer = new ClusterSigner(client, record);
+        var inputs = Inputs(300);
+        AssertEd25519Signatures(record, inputs, await signer.SignAsync(inputs, CancellationToken.None));
+
+        cluster.StopNode(1);
+        cluster.StopNode(2);
+        var more = Inputs(100, "two down");
+        AssertEd25519Signatures(record, more, await signer.SignAsync(more, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_lying_frost_node_is_named_while_signing_succeeds()
+    {
+        using var cluster = LocalCluster.Start(5, 3, lyingNodes: 4);
+        using var client = cluster.Client();
+        var record = await FrostKeyAsync(client);
+        cluster.StopNode(1);
+        var signer = new ClusterSigner(client, record);
+        var inputs = Inputs(300);
+        AssertEd25519Signatures(record, inputs, await signer.SignAsync(inputs, CancellationToken.None));
+        var liar = client.Health().Single(h => h.NodeId == 4);
+        Assert.True(liar.BadShares > 0, string.Join("\n", client.Health()));
+        Assert.All(client.Health().Where(h => h.NodeId != 4), h => Assert.Equal(0, h.BadShares));
+    }
+
+    [Fact]
+    public async Task Two_distributed_key_generations_in_a_row_both_succeed()
+    {
+        // Regression: a node zeroed its CURVE secret key (NetMQCertificate.SecretKey is not a copy) after boxing DKG
+        // shares, so it could not open its peers' boxes and every DKG failed with everyone accused.
+        using var cluster = LocalCluster.Start(3, 2);
+        using var client = cluster.Client();
+        var first = await FrostKeyAsync(client, "one.example");
+        var second = await FrostKeyAsync(client, "two.example", ksk: true);
+        Assert.NotEqual(first.PublicKey, second.PublicKey);
+        var inputs = Inputs(20);
+        AssertEd25519Signatures(second, inputs, await new ClusterSigner(client, second).SignAsync(inputs, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Frost_signing_below_threshold_fails_with_the_nodes_named()
+    {
+        using var cluster = LocalCluster.Start(3, 2);
+        using var client = cluster.Client(requestTimeoutMs: 2000);
+        var record = await FrostKeyAsync(client);
+        cluster.StopNode(1);
+        cluster.StopNode(3);
+        var failure = await Assert.ThrowsAsync<ClusterSigningException>(() => new ClusterSigner(client, record).SignAsync(Inputs(5), CancellationToken.None));
+        Assert.Contains(1, failure.Failures.Keys);
+        Assert.Contains(3, failure.Failures.Keys);
+    }
+}

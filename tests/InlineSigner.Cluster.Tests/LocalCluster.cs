@@ -1,0 +1,102 @@
+using InlineSigner.Cluster.Client;
+using InlineSigner.Cluster.Node;
+using InlineSigner.Tests.Shared;
+using InlineSigner.Threshold.Rsa;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace InlineSigner.Cluster.Tests;
+
+/// <summary>A node that lies: flips a byte of every signature share it returns (to prove the client names it).</summary>
+internal sealed class CorruptingFaults : INodeFaults
+{
+    public byte[] RsaShare(byte[] encodedShare)
+    {
+        // A well-formed share with a wrong value (a malformed one would be caught by the decoder, not by the proofs).
+        var share = RsaSignatureShare.Decode(encodedShare);
+        var value = share.Value.ToArray();
+        value[^1] ^= 0x01;
+        return (share with { Value = value }).Encode();
+    }
+
+    public byte[] FrostShare(byte[] share)
+    {
+        var copy = share.ToArray();
+        copy[0] ^= 0x01;
+        return copy;
+    }
+}
+
+/// <summary>
+/// A whole cluster on 127.0.0.1 inside the test process: configurations written by <see cref="ClusterSetup"/> (as
+/// `node genconfig` does) on free ports, each node a real <see cref="NodeServer"/> with its encrypted share store,
+/// reached over CURVE sockets like any other. Nodes can be stopped, restarted and made to lie.
+/// </summary>
+internal sealed class LocalCluster : IDisposable
+{
+    private readonly NodeServer?[] _servers;
+    private readonly ShareStore?[] _stores;
+
+    private LocalCluster(TempDirectory directory, GeneratedCluster generated, int n)
+    {
+        Directory = directory;
+        Generated = generated;
+        _servers = new NodeServer?[n + 1];
+        _stores = new ShareStore?[n + 1];
+    }
+
+    public TempDirectory Directory { get; }
+    public GeneratedCluster Generated { get; }
+    public int Parties => _servers.Length - 1;
+
+    public static LocalCluster Start(int n, int t, params int[] lyingNodes)
+    {
+        var directory = new TempDirectory("inline-signer-cluster-");
+        var ports = FreePorts.GetRange(n);
+        var generated = ClusterSetup.GenerateCluster(directory.Path, n, t, ports[0]);
+        var cluster = new LocalCluster(directory, generated, n);
+        for (int id = 1; id <= n; id++) cluster.StartNode(id, lyingNodes.Contains(id));
+        return cluster;
+    }
+
+    public NodeServer Server(int id) => _servers[id] ?? throw new InvalidOperationException($"node {id} is stopped");
+
+    public ShareStore Store(int id) => _stores[id] ?? throw new InvalidOperationException($"node {id} is stopped");
+
+    public NodeConfig NodeConfig(int id) => Node.NodeConfig.Load(Generated.NodeConfigPaths[id - 1]);
+
+    public void StartNode(int id, bool lying = false)
+    {
+        if (_servers[id] is not null) throw new InvalidOperationException($"node {id} is running");
+        var config = NodeConfig(id);
+        var passphrase = config.ReadPassphrase();
+        // Few KDF iterations: a test store protects nothing, and every test opens several.
+        var store = ShareStore.Open(config.StorePath, passphrase, kdfIterationsForNewStore: 10_000);
+        var server = new NodeServer(config, store, NullLogger.Instance, null, lying ? new CorruptingFaults() : null);
+        server.Start();
+        _stores[id] = store;
+        _servers[id] = server;
+    }
+
+    public void StopNode(int id)
+    {
+        _servers[id]?.Dispose();
+        _stores[id]?.Dispose();
+        _servers[id] = null;
+        _stores[id] = null;
+    }
+
+    /// <summary>A client of this cluster, with timeouts short enough for tests.</summary>
+    public ClusterClient Client(int requestTimeoutMs = 3000, ILogger? logger = null)
+    {
+        var loaded = ClusterConfig.Load(Generated.ClusterConfigPath);
+        var file = loaded.File with { RequestTimeoutMs = requestTimeoutMs, ProbeIntervalMs = 200, HedgeAfterMs = 200 };
+        return ClusterClient.Create(ClusterConfig.FromFile(file, Generated.ClusterConfigPath), logger);
+    }
+
+    public void Dispose()
+    {
+        for (int id = 1; id <= Parties; id++) StopNode(id);
+        Directory.Dispose();
+    }
+}
