@@ -49,11 +49,21 @@ internal sealed class LocalCluster : IDisposable
     public GeneratedCluster Generated { get; }
     public int Parties => _servers.Length - 1;
 
-    public static LocalCluster Start(int n, int t, params int[] lyingNodes)
+    public static LocalCluster Start(int n, int t, params int[] lyingNodes) => Start(n, t, null, lyingNodes);
+
+    /// <summary>Like <see cref="Start(int, int, int[])"/>, with every node's configuration file changed by <paramref name="configure"/> first.</summary>
+    public static LocalCluster Start(int n, int t, Func<NodeConfigFile, NodeConfigFile>? configure, params int[] lyingNodes)
     {
         var directory = new TempDirectory("inline-signer-cluster-");
         var ports = FreePorts.GetRange(n);
         var generated = ClusterSetup.GenerateCluster(directory.Path, n, t, ports[0]);
+        if (configure is not null)
+            foreach (var path in generated.NodeConfigPaths)
+            {
+                var options = new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web) { WriteIndented = true };
+                var file = System.Text.Json.JsonSerializer.Deserialize<NodeConfigFile>(File.ReadAllText(path), options)!;
+                File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(configure(file), options));
+            }
         var cluster = new LocalCluster(directory, generated, n);
         for (int id = 1; id <= n; id++) cluster.StartNode(id, lyingNodes.Contains(id));
         return cluster;
