@@ -7,26 +7,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InlineSigner.Cluster.Tests;
 
-/// <summary>A node that lies: flips a byte of every signature share it returns (to prove the client names it).</summary>
-internal sealed class CorruptingFaults : INodeFaults
-{
-    public byte[] RsaShare(byte[] encodedShare)
-    {
-        // A well-formed share with a wrong value (a malformed one would be caught by the decoder, not by the proofs).
-        var share = RsaSignatureShare.Decode(encodedShare);
-        var value = share.Value.ToArray();
-        value[^1] ^= 0x01;
-        return (share with { Value = value }).Encode();
-    }
-
-    public byte[] FrostShare(byte[] share)
-    {
-        var copy = share.ToArray();
-        copy[0] ^= 0x01;
-        return copy;
-    }
-}
-
 /// <summary>
 /// A whole cluster on 127.0.0.1 inside the test process: configurations written by <see cref="ClusterSetup"/> (as
 /// `node genconfig` does) on free ports, each node a real <see cref="NodeServer"/> with its encrypted share store,

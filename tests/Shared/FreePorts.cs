@@ -6,7 +6,7 @@ namespace InlineSigner.Tests.Shared;
 /// <summary>
 /// Ports for the servers a test starts (BIND, NSD, Knot, nodes, our daemon). Never hard-coded: other processes on the
 /// machine hold common ones. A port is handed out only when both TCP and UDP can bind it on 127.0.0.1 right now, and
-/// never twice in one test run, so parallel tests do not collide with each other.
+/// never twice in one test run, so parallel tests do not collide with each other. Ranges are taken below Linux's ephemeral ports (32768+), which outgoing connections grab at any moment.
 /// </summary>
 public static class FreePorts
 {
@@ -23,7 +23,7 @@ public static class FreePorts
         {
             for (int attempt = 0; attempt < 500; attempt++)
             {
-                int first = count == 1 ? Ephemeral() : Random.Shared.Next(20_000, 60_000 - count);
+                int first = Random.Shared.Next(10_000, 32_000 - count);
                 var ports = Enumerable.Range(first, count).ToArray();
                 if (ports.Any(Given.Contains) || !ports.All(IsFree)) continue;
                 foreach (var port in ports) Given.Add(port);
@@ -31,13 +31,6 @@ public static class FreePorts
             }
         }
         throw new InvalidOperationException($"no {count} consecutive free ports found on 127.0.0.1");
-    }
-
-    private static int Ephemeral()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)listener.LocalEndPoint!).Port;
     }
 
     private static bool IsFree(int port)

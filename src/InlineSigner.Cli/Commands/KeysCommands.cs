@@ -62,8 +62,9 @@ internal static class KeysCommands
                 return 0;
             }
 
-            using var client = ClusterClient.Create(clusterFile!.FullName);
-            var manager = new ClusterKeyManager(client);
+            var logger = StderrLoggerProvider.For(error);
+            using var client = ClusterClient.Create(clusterFile!.FullName, logger);
+            var manager = new ClusterKeyManager(client, logger);
             bool isKsk = parse.GetValue(ksk);
             ClusterKeyRecord record;
             var progress = new Progress<string>(line => error.WriteLine(line));

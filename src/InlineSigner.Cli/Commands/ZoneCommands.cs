@@ -68,7 +68,7 @@ internal static class ZoneCommands
 
             var unsigned = LoadZone(input.FullName, origin, error);
             var keys = directory is null ? [] : KeyDirectory.Load(directory.FullName, origin);
-            using var client = clusterFile is null ? null : Cluster.Client.ClusterClient.Create(clusterFile.FullName);
+            using var client = clusterFile is null ? null : Cluster.Client.ClusterClient.Create(clusterFile.FullName, StderrLoggerProvider.For(error));
             IReadOnlyList<ISigner> signers = client is null ? keys : ClusterSigners(client, origin, parse.GetValue(keyIds) ?? []);
             if (client is not null) await KeysCommands.RequireNodesAsync(client, client.Threshold, ct);
             try

@@ -34,12 +34,15 @@ public sealed partial class ClusterClient
         var signatures = new byte[messages.Count][];
         var pending = Enumerable.Range(0, messages.Count).ToList();
         var failures = new Dictionary<int, string>();
-        var excluded = new HashSet<int>();
+        var excluded = new HashSet<int>(); // failed or lied: not asked again in this call
+        var slow = new HashSet<int>();     // did not answer in time: asked again only when nobody else is left
+        int slowRounds = 0;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(RequestTimeout);
         while (pending.Count > 0)
         {
-            var signers = RankNodes(excluded).Take(Threshold).Order().ToList();
+            var signers = RankNodes(excluded.Union(slow).ToHashSet()).Take(Threshold).Order().ToList();
+            if (signers.Count < Threshold) signers = RankNodes(excluded).Take(Threshold).Order().ToList();
             if (signers.Count < Threshold)
                 throw BelowThreshold($"FROST signing with key {keyId} failed", signers.Count, failures);
             if (deadline.IsCancellationRequested)
@@ -50,12 +53,14 @@ public sealed partial class ClusterClient
             var batch = pending.Select(i => messages[i]).ToList();
             // A signer that does not answer within a few times its usual time is replaced by another set, so one dead
             // node (whose last messages vanished into a connection not yet seen closing) costs a round, not the call.
-            var roundTimeout = TimeSpan.FromMilliseconds(Math.Max(1000, 2 * HedgeDelay(signers, batch.Count).TotalMilliseconds));
+            // Each round that timed out doubles the next one's patience: a loaded machine is not a dead node.
+            var roundTimeout = TimeSpan.FromMilliseconds(Math.Max(1000, 2 * HedgeDelay(signers, batch.Count).TotalMilliseconds) * (1 << Math.Min(slowRounds, 6)));
             Dictionary<int, FrostAnswer>? shares;
             Dictionary<int, string> failed;
+            HashSet<int> timedOut;
             try
             {
-                (shares, failed) = await FrostRoundsAsync(keyId, signers, batch, roundTimeout, deadline.Token, cancellationToken);
+                (shares, failed, timedOut) = await FrostRoundsAsync(keyId, signers, batch, roundTimeout, deadline.Token, cancellationToken);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -64,9 +69,12 @@ public sealed partial class ClusterClient
             foreach (var (node, reason) in failed)
             {
                 failures[node] = reason;
-                excluded.Add(node);
+                if (timedOut.Contains(node)) slow.Add(node);
+                else excluded.Add(node);
             }
+            if (timedOut.Count > 0) slowRounds++;
             if (shares is null) continue;
+            foreach (var node in signers) slow.Remove(node);
 
             var stillPending = new ConcurrentBag<int>();
             var bad = new ConcurrentDictionary<int, int>();
@@ -99,13 +107,14 @@ public sealed partial class ClusterClient
     private sealed record FrostAnswer(IReadOnlyList<FrostCommitment> Commitments, IReadOnlyList<byte[]> Shares);
 
     /// <summary>Both rounds with a fixed signer set. Returns every signer's commitments and shares, or which signers failed.</summary>
-    private async Task<(Dictionary<int, FrostAnswer>? Shares, Dictionary<int, string> Failed)> FrostRoundsAsync(
+    private async Task<(Dictionary<int, FrostAnswer>? Shares, Dictionary<int, string> Failed, HashSet<int> TimedOut)> FrostRoundsAsync(
         string keyId, IReadOnlyList<int> signers, IReadOnlyList<byte[]> messages, TimeSpan roundTimeout, CancellationToken deadline, CancellationToken cancellationToken)
     {
         using var roundCancel = CancellationTokenSource.CreateLinkedTokenSource(deadline);
         var round = roundCancel.Token; // its timer starts once this batch has its turn on every signer
         string noAnswer = $"no answer within {roundTimeout.TotalSeconds:0.###} s";
         var failed = new Dictionary<int, string>();
+        var timedOut = new HashSet<int>();
         var pools = signers.Select(s => _pools.GetOrAdd((s, keyId), _ => new CommitmentPool())).ToList();
         var taken = new List<(ulong Nonce, byte[] Hiding, byte[] Binding)>[signers.Count];
         var sends = new Task<byte[]>[signers.Count];
@@ -122,12 +131,13 @@ public sealed partial class ClusterClient
                 catch (Exception e) when (e is NodeErrorException or NodeUnavailableException or TimeoutException or FormatException or OperationCanceledException)
                 {
                     failed[signers[i]] = e is OperationCanceledException ? noAnswer : Reason(e);
+                    if (e is OperationCanceledException) timedOut.Add(signers[i]);
                 }
             }
             if (failed.Count > 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                return (null, failed);
+                return (null, failed, timedOut);
             }
             for (int i = 0; i < signers.Count; i++)
             {
@@ -161,12 +171,13 @@ public sealed partial class ClusterClient
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 failed[signers[i]] = e is OperationCanceledException ? noAnswer : Reason(e);
+                if (e is OperationCanceledException) timedOut.Add(signers[i]);
                 if (e is NodeErrorException { Code: ErrorCode.NonceRejected or ErrorCode.UnknownKey })
                     _pools.TryRemove((signers[i], keyId), out _); // its numbers moved on (another client, or a restore): fetch fresh ones
                 _logger.LogWarning("{Node} failed FROST round two for key {KeyId}: {Reason}", Describe(signers[i]), keyId, failed[signers[i]]);
             }
         }
-        return failed.Count > 0 ? (null, failed) : (answers, failed);
+        return failed.Count > 0 ? (null, failed, timedOut) : (answers, failed, timedOut);
     }
 
     /// <summary>Tops the pool up to at least <paramref name="needed"/> commitments, fetching extra so the next batch needs no round one.</summary>

@@ -70,7 +70,7 @@ public sealed partial class ClusterClient
         {
             while (answers.Count + running.Count < needed && Launch()) { }
             if (running.Count == 0) break;
-            var hedge = Task.Delay(HedgeDelay(running.Values, messages.Count), _time, deadline.Token);
+            var hedge = Task.Delay(HedgeDelay(running.Values, 0), _time, deadline.Token);
             var done = await Task.WhenAny(running.Keys.Append(hedge));
             if (done == hedge)
             {
@@ -121,9 +121,13 @@ public sealed partial class ClusterClient
         return shares;
     }
 
+    /// <summary>
+    /// How long to wait for <paramref name="nodes"/> before calling them slow: four times what each should need behind
+    /// the work already in flight to it, plus <paramref name="items"/> not yet sent (0 for requests already sent).
+    /// </summary>
     private TimeSpan HedgeDelay(IEnumerable<int> nodes, int items)
     {
-        double expected = nodes.Select(n => _health[n].PerItemMs ?? 0).DefaultIfEmpty(0).Max() * items;
+        double expected = nodes.Select(n => _health[n].ExpectedMs(items) ?? 0).DefaultIfEmpty(0).Max();
         return TimeSpan.FromMilliseconds(Math.Max(Config.File.HedgeAfterMs, 4 * expected));
     }
 

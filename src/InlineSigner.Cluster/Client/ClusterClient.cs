@@ -76,11 +76,11 @@ public sealed partial class ClusterClient : IDisposable
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closing.Token);
         cts.CancelAfter(timeout);
         var clock = Stopwatch.StartNew();
-        health.BeginItems(items);
+        int ahead = health.BeginItems(items);
         try
         {
             var reply = await _transport.SendAsync(nodeId, type, payload, cts.Token);
-            health.Success(clock.Elapsed, items);
+            health.Success(clock.Elapsed, items, ahead);
             return reply.Payload;
         }
         catch (NodeErrorException e)

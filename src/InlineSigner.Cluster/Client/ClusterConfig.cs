@@ -21,7 +21,7 @@ public sealed record ClusterConfigFile
     public string KeyStore { get; init; } = "keys.json";
 
     /// <summary>A signing batch that has not gathered t valid shares by then fails, naming the nodes and why.</summary>
-    public int RequestTimeoutMs { get; init; } = 10_000;
+    public int RequestTimeoutMs { get; init; } = 20_000;
 
     /// <summary>A node that has not answered after this long (or four times its usual time) gets a spare sent the same work.</summary>
     public int HedgeAfterMs { get; init; } = 500;

@@ -46,13 +46,21 @@ internal sealed class NodeHealth(int nodeId, string endpoint, TimeProvider time)
 
     public int InFlightItems => Volatile.Read(ref _inFlightItems);
 
-    /// <summary>Expected milliseconds per signing item on this node (EWMA), or null before the first measurement.</summary>
+    /// <summary>
+    /// Milliseconds this node spends per signing item (EWMA), or null before the first measurement. Measured as a
+    /// request's time over its own items plus the items that were already queued ahead of it, so a deep queue does not
+    /// read as a slow node.
+    /// </summary>
     public double? PerItemMs { get { lock (_gate) return _perItemMs; } }
 
-    public void BeginItems(int items) => Interlocked.Add(ref _inFlightItems, items);
+    /// <summary>Counts <paramref name="items"/> as sent; returns how many were already in flight ahead of them.</summary>
+    public int BeginItems(int items) => Interlocked.Add(ref _inFlightItems, items) - items;
     public void EndItems(int items) => Interlocked.Add(ref _inFlightItems, -items);
 
-    public void Success(TimeSpan elapsed, int items)
+    /// <summary>How long a request of <paramref name="items"/> sent now should take: behind everything in flight. Null when unknown.</summary>
+    public double? ExpectedMs(int items) => PerItemMs is { } perItem ? perItem * (InFlightItems + items) : null;
+
+    public void Success(TimeSpan elapsed, int items, int itemsAhead = 0)
     {
         lock (_gate)
         {
@@ -63,7 +71,7 @@ internal sealed class NodeHealth(int nodeId, string endpoint, TimeProvider time)
             _latencyMs = _latencyMs is { } l ? 0.8 * l + 0.2 * ms : ms;
             if (items > 0)
             {
-                double perItem = ms / items;
+                double perItem = ms / (items + Math.Max(0, itemsAhead));
                 _perItemMs = _perItemMs is { } p ? 0.8 * p + 0.2 * perItem : perItem;
             }
         }
