@@ -77,7 +77,7 @@ internal sealed class LocalCluster : IDisposable
     }
 
     /// <summary>A client of this cluster, with timeouts short enough for tests.</summary>
-    public ClusterClient Client(int requestTimeoutMs = 3000, ILogger? logger = null)
+    public ClusterClient Client(int requestTimeoutMs = 15_000, ILogger? logger = null)
     {
         var loaded = ClusterConfig.Load(Generated.ClusterConfigPath);
         var file = loaded.File with { RequestTimeoutMs = requestTimeoutMs, ProbeIntervalMs = 200, HedgeAfterMs = 200 };

@@ -15,8 +15,21 @@ public sealed partial class ClusterClient
     /// </summary>
     private sealed class CommitmentPool
     {
+        private volatile bool _stale;
+
         public SemaphoreSlim Lock { get; } = new(1, 1);
         public Queue<(ulong Nonce, byte[] Hiding, byte[] Binding)> Ready { get; } = new();
+
+        /// <summary>The node refused numbers from this pool (it restarted, or another client spent them): the next holder of the lock starts over.</summary>
+        public void Invalidate() => _stale = true;
+
+        /// <summary>Under <see cref="Lock"/>: drops what <see cref="Invalidate"/> condemned.</summary>
+        public void DropIfStale()
+        {
+            if (!_stale) return;
+            _stale = false;
+            Ready.Clear();
+        }
     }
 
     private readonly ConcurrentDictionary<(int Node, string Key), CommitmentPool> _pools = new();
@@ -36,6 +49,7 @@ public sealed partial class ClusterClient
         var failures = new Dictionary<int, string>();
         var excluded = new HashSet<int>(); // failed or lied: not asked again in this call
         var slow = new HashSet<int>();     // did not answer in time: asked again only when nobody else is left
+        var refreshed = new HashSet<int>(); // refused our commitments once (restarted, or another client spent them): retried once
         int slowRounds = 0;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(RequestTimeout);
@@ -57,10 +71,10 @@ public sealed partial class ClusterClient
             var roundTimeout = TimeSpan.FromMilliseconds(Math.Max(1000, 2 * HedgeDelay(signers, batch.Count).TotalMilliseconds) * (1 << Math.Min(slowRounds, 6)));
             Dictionary<int, FrostAnswer>? shares;
             Dictionary<int, string> failed;
-            HashSet<int> timedOut;
+            HashSet<int> timedOut, staleNonces;
             try
             {
-                (shares, failed, timedOut) = await FrostRoundsAsync(keyId, signers, batch, roundTimeout, deadline.Token, cancellationToken);
+                (shares, failed, timedOut, staleNonces) = await FrostRoundsAsync(keyId, signers, batch, roundTimeout, deadline.Token, cancellationToken);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -70,6 +84,7 @@ public sealed partial class ClusterClient
             {
                 failures[node] = reason;
                 if (timedOut.Contains(node)) slow.Add(node);
+                else if (staleNonces.Contains(node) && refreshed.Add(node)) { } // its pool was dropped: one more try with fresh commitments
                 else excluded.Add(node);
             }
             if (timedOut.Count > 0) slowRounds++;
@@ -107,7 +122,7 @@ public sealed partial class ClusterClient
     private sealed record FrostAnswer(IReadOnlyList<FrostCommitment> Commitments, IReadOnlyList<byte[]> Shares);
 
     /// <summary>Both rounds with a fixed signer set. Returns every signer's commitments and shares, or which signers failed.</summary>
-    private async Task<(Dictionary<int, FrostAnswer>? Shares, Dictionary<int, string> Failed, HashSet<int> TimedOut)> FrostRoundsAsync(
+    private async Task<(Dictionary<int, FrostAnswer>? Shares, Dictionary<int, string> Failed, HashSet<int> TimedOut, HashSet<int> StaleNonces)> FrostRoundsAsync(
         string keyId, IReadOnlyList<int> signers, IReadOnlyList<byte[]> messages, TimeSpan roundTimeout, CancellationToken deadline, CancellationToken cancellationToken)
     {
         using var roundCancel = CancellationTokenSource.CreateLinkedTokenSource(deadline);
@@ -115,6 +130,7 @@ public sealed partial class ClusterClient
         string noAnswer = $"no answer within {roundTimeout.TotalSeconds:0.###} s";
         var failed = new Dictionary<int, string>();
         var timedOut = new HashSet<int>();
+        var staleNonces = new HashSet<int>();
         var pools = signers.Select(s => _pools.GetOrAdd((s, keyId), _ => new CommitmentPool())).ToList();
         var taken = new List<(ulong Nonce, byte[] Hiding, byte[] Binding)>[signers.Count];
         var sends = new Task<byte[]>[signers.Count];
@@ -124,6 +140,7 @@ public sealed partial class ClusterClient
             // Locks in node order, so two batches never wait on each other crosswise.
             for (; locked < signers.Count; locked++) await pools[locked].Lock.WaitAsync(deadline);
             roundCancel.CancelAfter(roundTimeout);
+            foreach (var pool in pools) pool.DropIfStale();
             var refills = signers.Select((s, i) => RefillAsync(keyId, s, pools[i], messages.Count, round)).ToList();
             for (int i = 0; i < signers.Count; i++)
             {
@@ -137,7 +154,7 @@ public sealed partial class ClusterClient
             if (failed.Count > 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                return (null, failed, timedOut);
+                return (null, failed, timedOut, staleNonces);
             }
             for (int i = 0; i < signers.Count; i++)
             {
@@ -172,12 +189,14 @@ public sealed partial class ClusterClient
                 cancellationToken.ThrowIfCancellationRequested();
                 failed[signers[i]] = e is OperationCanceledException ? noAnswer : Reason(e);
                 if (e is OperationCanceledException) timedOut.Add(signers[i]);
-                if (e is NodeErrorException { Code: ErrorCode.NonceRejected or ErrorCode.UnknownKey })
-                    _pools.TryRemove((signers[i], keyId), out _); // its numbers moved on (another client, or a restore): fetch fresh ones
+                // Its numbers moved on: fetch fresh ones. The pool object stays (one lock per node and key keeps
+                // batches in nonce order); only its contents go.
+                if (e is NodeErrorException { Code: ErrorCode.NonceRejected or ErrorCode.UnknownKey }) pools[i].Invalidate();
+                if (e is NodeErrorException { Code: ErrorCode.NonceRejected }) staleNonces.Add(signers[i]);
                 _logger.LogWarning("{Node} failed FROST round two for key {KeyId}: {Reason}", Describe(signers[i]), keyId, failed[signers[i]]);
             }
         }
-        return failed.Count > 0 ? (null, failed, timedOut) : (answers, failed, timedOut);
+        return failed.Count > 0 ? (null, failed, timedOut, staleNonces) : (answers, failed, timedOut, staleNonces);
     }
 
     /// <summary>Tops the pool up to at least <paramref name="needed"/> commitments, fetching extra so the next batch needs no round one.</summary>

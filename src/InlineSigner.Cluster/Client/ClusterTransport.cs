@@ -40,6 +40,7 @@ internal sealed class ClusterTransport : IDisposable
     private readonly ConcurrentDictionary<UInt128, Pending> _pending = new();
     private readonly NetMQQueue<Outgoing> _outbox = new();
     private readonly NetMQPoller _poller;
+    private readonly List<NetMQ.Monitoring.NetMQMonitor> _monitors = [];
     private readonly TimeProvider _time;
     private int _disposed;
 
@@ -68,11 +69,24 @@ internal sealed class ClusterTransport : IDisposable
             socket.Options.ReceiveHighWatermark = 10_000;
             int nodeId = node.Id;
             socket.ReceiveReady += (_, e) => OnReceive(nodeId, e.Socket);
+            // A connection that drops takes its requests with it: fail them now instead of at their timeout, so a
+            // node that dies mid-request is replaced at once (and "fewer than t nodes" is reported fast).
+            var monitor = new NetMQ.Monitoring.NetMQMonitor(socket, $"inproc://cluster-client-{Guid.NewGuid():N}-{nodeId}", SocketEvents.Disconnected);
+            monitor.Disconnected += (_, _) => FailPending(nodeId, "connection lost while waiting for the answer");
+            _monitors.Add(monitor);
             socket.Connect(node.Endpoint);
             _sockets[node.Id] = socket;
             _poller.Add(socket);
         }
+        foreach (var monitor in _monitors) monitor.AttachToPoller(_poller);
         _poller.RunAsync("cluster-client", isBackgroundThread: true);
+    }
+
+    private void FailPending(int nodeId, string reason)
+    {
+        foreach (var (id, pending) in _pending)
+            if (pending.NodeId == nodeId && _pending.TryRemove(id, out var removed))
+                removed.Completion.TrySetException(new NodeUnavailableException(nodeId, reason));
     }
 
     /// <summary>Signs and sends a request; the task ends with the node's reply, a typed error, or cancellation.</summary>
@@ -151,6 +165,11 @@ internal sealed class ClusterTransport : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         try { _poller.Stop(); } catch (InvalidOperationException) { }
+        foreach (var monitor in _monitors)
+        {
+            monitor.DetachFromPoller();
+            monitor.Dispose();
+        }
         _poller.Dispose();
         foreach (var socket in _sockets.Values) socket.Dispose();
         _outbox.Dispose();
