@@ -10,7 +10,7 @@ namespace InlineSigner.Protocol.Tests.Support;
 /// A real BIND 9 <c>named</c> on 127.0.0.1 and a port from the OS, configured in a temporary directory, running in the
 /// foreground (<c>-g</c>) until disposed. Disposal kills it (and waits), also when the test failed.
 /// </summary>
-internal sealed class BindServer : IAsyncDisposable
+public sealed class BindServer : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _log;
