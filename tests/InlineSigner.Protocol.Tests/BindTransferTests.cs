@@ -69,7 +69,7 @@ public sealed partial class BindTransferTests(BindFixture bind)
         using var real = TsigKey.ParseBindKeys(bind.KeyText)[0];
         using var wrong = new TsigKey(real.Name, real.Algorithm, new byte[32]);
         var e = await Assert.ThrowsAsync<ZoneTransferException>(() => _client.AxfrAsync(bind.Server.Endpoint, BindFixture.Secure, wrong, Timeout, CancellationToken.None));
-        Assert.Equal(DnsFailure.Tsig, e.Failure);
+        Assert.True(e.Failure == DnsFailure.Tsig, e.ToString());
         Assert.Equal(ReturnCode.BadSig, e.ReturnCode);
         Assert.Contains("BADSIG", e.Message, StringComparison.Ordinal);
         Assert.Contains("secure.test.", e.Message, StringComparison.Ordinal);

@@ -533,3 +533,44 @@ public sealed class FakePrimaryTests
         await Assert.ThrowsAsync<ArgumentException>(() => new NotifySender().SendNotifyAsync(secondary.Endpoint, DomainName.Parse("other.test"), Soa, null, Timeout, CancellationToken.None));
     }
 }
+
+/// <summary>The message reader on mutated messages: whatever the octets, only <see cref="DnsFormatException"/> escapes.</summary>
+public sealed class MessageReaderFuzzTests
+{
+    [Fact]
+    public void Mutated_messages_fail_only_with_DnsFormatException()
+    {
+        var zone = DomainName.Parse("fuzz.test");
+        var records = Messages.Records(zone, """
+            @ 300 SOA ns1 hostmaster 5 3600 600 86400 60
+            @ 300 MX 10 mail
+            mail 300 A 192.0.2.1
+            www 300 AAAA 2001:db8::1
+            txt 300 TXT "a" "b"
+            srv 300 SRV 1 2 3 www
+            naptr 300 NAPTR 10 20 "s" "SIP+D2U" "" _sip._udp
+            rp 300 RP hostmaster txt
+            ds 300 DS 12345 13 2 ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789
+            """);
+        var good = Messages.Response(1, zone, RecordType.Axfr, records);
+        var random = new Random(5);
+        int failures = 0;
+        for (int round = 0; round < 20000; round++)
+        {
+            var message = (byte[])good.Clone();
+            for (int i = 0; i < 1 + random.Next(3); i++) message[random.Next(message.Length)] = (byte)random.Next(256);
+            int length = random.Next(4) == 0 ? random.Next(message.Length + 1) : message.Length;
+            try
+            {
+                var reader = new MessageReader(message, length);
+                for (int i = 0; i < reader.Header.QuestionCount; i++) reader.ReadQuestion();
+                for (int i = 0; i < reader.Header.AnswerCount; i++) reader.ReadRecord();
+            }
+            catch (DnsFormatException)
+            {
+                failures++;
+            }
+        }
+        Assert.True(failures > 1000, $"only {failures} of 20000 mutations were caught: the mutations are too weak to test anything");
+    }
+}

@@ -70,11 +70,11 @@ public sealed class ZoneTransferClient
             await using var connection = await DnsTcpConnection.ConnectAsync(primary, timeout, cancellationToken).ConfigureAwait(false);
             await connection.SendAsync(query, timeout, cancellationToken).ConfigureAwait(false);
             var tcpBuffer = new byte[MaxMessage];
-            while (true)
-            {
-                int tcpLength = await connection.ReceiveAsync(tcpBuffer, timeout, cancellationToken).ConfigureAwait(false);
-                if (IsResponseTo(tcpBuffer, tcpLength, id, OperationCode.Query)) return ReadSoaAnswer(context, tcpBuffer, tcpLength, tcpVerifier);
-            }
+            int tcpLength = await connection.ReceiveAsync(tcpBuffer, timeout, cancellationToken).ConfigureAwait(false);
+            // The connection is ours alone: its first message must be the answer (no stray datagrams to skip here).
+            if (!IsResponseTo(tcpBuffer, tcpLength, id, OperationCode.Query))
+                throw context.Fail(DnsFailure.Malformed, "the answer over TCP is not a response to our query (ID, QR or opcode differ)");
+            return ReadSoaAnswer(context, tcpBuffer, tcpLength, tcpVerifier);
         }
         catch (Exception e) when (Translate(context, e, cancellationToken) is { } translated)
         {

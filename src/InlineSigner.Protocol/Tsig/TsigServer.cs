@@ -53,6 +53,7 @@ public static class TsigServer
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(keys);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, request.Length);
         clock ??= TimeProvider.System;
         TsigRecord? tsig;

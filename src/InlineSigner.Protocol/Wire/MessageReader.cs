@@ -91,8 +91,10 @@ internal sealed class MessageReader
         {
             return RecordWire.FromRData(raw.Owner, raw.Type, raw.Class, ttl, rdata);
         }
-        catch (FormatException e)
+        catch (Exception e) when (e is FormatException or NotSupportedException or ArgumentException or IndexOutOfRangeException or InvalidOperationException or OverflowException)
         {
+            // FromRData turns most decoding failures into FormatException, but ARSoft's parsers throw others on
+            // octets they cannot place (NotSupportedException for an extended label type): these are untrusted octets.
             throw new DnsFormatException($"malformed record at offset {raw.Start}: {e.Message}", e);
         }
     }

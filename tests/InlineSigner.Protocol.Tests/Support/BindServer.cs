@@ -92,6 +92,7 @@ public sealed class BindServer : IAsyncDisposable
                 var first = await Task.WhenAny(running.Task, exited, Task.Delay(TimeSpan.FromSeconds(60)));
                 if (first != running.Task)
                     throw new InvalidOperationException($"named did not start (exited: {process.HasExited}):\n{server.Log}");
+                await server.WaitForTcpAsync();
             }
             catch
             {
@@ -104,6 +105,26 @@ public sealed class BindServer : IAsyncDisposable
         {
             directory.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>named logs "running" as its listeners are being set up: wait until TCP connections are accepted, so the
+    /// first test does not meet a refused connection.</summary>
+    private async Task WaitForTcpAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            try
+            {
+                await probe.ConnectAsync(Endpoint);
+                return;
+            }
+            catch (System.Net.Sockets.SocketException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
         }
     }
 
