@@ -61,9 +61,11 @@ public interface IJournal
 
 /// <summary>The result of checking a request's TSIG record (RFC 8945 §5.2).</summary>
 /// <param name="KeyName">The key the request names.</param>
-/// <param name="Error">NoError when the signature verified; else BADKEY, BADSIG, BADTIME or BADTRUNC.</param>
-/// <param name="Signer">Signs the response messages (chained over a multi-message transfer, RFC 8945 §5.3.1); null
-/// when nothing can be signed (unknown key).</param>
+/// <param name="Error">NoError when the signature verified; else BADKEY, BADSIG, BADTIME or BADTRUNC, or FORMERR for a
+/// TSIG record that cannot be read.</param>
+/// <param name="Signer">Signs the response messages (chained over a multi-message transfer, RFC 8945 §5.3.1); after
+/// BADKEY or BADSIG it adds the unsigned TSIG record that carries the error; null when the answer carries no TSIG
+/// (FORMERR).</param>
 public sealed record TsigCheck(DomainName KeyName, ReturnCode Error, ITsigResponseSigner? Signer)
 {
     public bool Verified => Error == ReturnCode.NoError;

@@ -55,9 +55,11 @@ public sealed class ZoneTransferServer : ITransferHandler
         TsigCheck? tsig = _tsig?.Check(request);
         if (tsig is { Verified: false })
         {
-            // RFC 8945 §5.2: NOTAUTH with the TSIG error; signed only when the key is known (BADSIG/BADTIME).
+            // RFC 8945 §5.2: NOTAUTH with the TSIG error in the (unsigned for BADKEY/BADSIG) TSIG record; a TSIG record
+            // that cannot even be read is a plain FORMERR.
             _metrics.TransferRefused(zoneName);
-            await SendErrorAsync(request, responses, ReturnCode.NotAuthoritive, tsig.Signer, cancellationToken).ConfigureAwait(false);
+            var code = tsig.Error == ReturnCode.FormatError ? ReturnCode.FormatError : ReturnCode.NotAuthoritive;
+            await SendErrorAsync(request, responses, code, tsig.Signer, cancellationToken).ConfigureAwait(false);
             return;
         }
         var signer = tsig?.Signer;
