@@ -1,3 +1,4 @@
+using InlineSigner.Tests.Shared;
 using System.Globalization;
 using ARSoft.Tools.Net;
 using InlineSigner.Protocol.Tests.Support;
@@ -36,7 +37,7 @@ public sealed class BindFixture : IAsyncLifetime
         var sha512 = await InlineSigner.Tests.Shared.ExternalTool.RunAsync("tsig-keygen", "-a", "hmac-sha512", "sha512-key");
         KeyText = sha256.Output;
         Sha512KeyText = sha512.Output;
-        int nobody = FreePort.Get(); // the secondary zone's primary: a port nothing listens on
+        int nobody = FreePorts.Get(); // the secondary zone's primary: a port nothing listens on
         _server = await BindServer.StartAsync($$"""
             include "keys.conf";
             zone "big.test" { type primary; file "big.db"; };

@@ -1,3 +1,4 @@
+using InlineSigner.Tests.Shared;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
@@ -211,7 +212,7 @@ public sealed class FakePrimaryTests
         var closedAtOnce = await AxfrFails(_ => Task.CompletedTask);
         Assert.Equal(DnsFailure.ConnectionClosed, closedAtOnce.Failure);
 
-        int port = FreePort.Get();
+        int port = FreePorts.Get();
         var endpoint = new IPEndPoint(IPAddress.Loopback, port);
         var refused = await Assert.ThrowsAsync<ZoneTransferException>(() => new ZoneTransferClient().AxfrAsync(endpoint, Zone, null, Timeout, CancellationToken.None));
         Assert.Equal(DnsFailure.Network, refused.Failure);

@@ -43,7 +43,7 @@ public sealed class BindServer : IAsyncDisposable
         try
         {
             prepare(directory);
-            int port = FreePort.Get();
+            int port = FreePorts.Get();
             string d = directory.Path;
             var conf = $$"""
                 options {
