@@ -165,7 +165,7 @@ public sealed class DnsListener : IAsyncDisposable
                 continue; // ICMP errors from earlier sends, oversized datagrams: they concern one client only
             }
             var remote = (IPEndPoint)local.Create(address);
-            sink.Remote = address;
+            sink.Remote = remote;
             try
             {
                 await _dispatcher.DispatchAsync(new ArraySegment<byte>(buffer, 0, received), DnsTransport.Udp, remote, local, sink, stopping).ConfigureAwait(false);
@@ -185,7 +185,9 @@ public sealed class DnsListener : IAsyncDisposable
 
     private sealed class UdpSink(Socket socket) : IDnsResponseSink
     {
-        public SocketAddress Remote { get; set; } = null!;
+        // An EndPoint, not the receive loop's SocketAddress: SendToAsync with a SocketAddress was seen to throw
+        // "Null is not a valid value for e.RemoteEndPoint" under many concurrent sends on one socket.
+        public EndPoint Remote { get; set; } = null!;
 
         public int MaxMessageSize => MaxUdpDatagram;
 
