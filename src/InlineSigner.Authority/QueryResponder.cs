@@ -60,6 +60,8 @@ public sealed class QueryResponder
 
         var zone = _catalog.FindZone(question.Name);
         if (zone is null) return Fail(response, ReturnCode.Refused);
+        // A secondary whose primary stayed unreachable past SOA EXPIRE must stop answering (RFC 1034 §4.3.5).
+        if (zone.Expired) return Fail(response, ReturnCode.ServerFailure);
         // DS lives in the parent (RFC 4035 §3.1.4.1): at a child apex, answer from the parent when we serve it too.
         if (qtype == RecordType.Ds && question.Name.LabelCount == zone.Origin.LabelCount && zone.Origin.LabelCount > 0 &&
             _catalog.FindZone(zone.Origin.GetParentName()) is { } parent)

@@ -25,8 +25,9 @@ public sealed class ServedZone
     private readonly Nsec3Entry[] _nsec3Chain;
 
     private ServedZone(Zone zone, Nsec3Parameters? nsec3, ZoneNode[] nodes, ZoneNode[] nsecNodes, Nsec3Entry[] nsec3Chain,
-        SignedRRset soa)
+        SignedRRset soa, bool expired = false)
     {
+        Expired = expired;
         Zone = zone;
         Nsec3 = nsec3;
         _nodes = nodes;
@@ -37,6 +38,16 @@ public sealed class ServedZone
     }
 
     public Zone Zone { get; }
+
+    /// <summary>
+    /// The zone's data is past its SOA EXPIRE without a successful refresh from the primary: queries get SERVFAIL and
+    /// transfers are refused, as a secondary must (RFC 1034 §4.3.5), until fresh data arrives.
+    /// </summary>
+    public bool Expired { get; }
+
+    /// <summary>This version, marked as expired (or not): the index is shared, nothing is rebuilt.</summary>
+    public ServedZone WithExpired(bool expired) =>
+        expired == Expired ? this : new ServedZone(Zone, Nsec3, _nodes, _nsecNodes, _nsec3Chain, SoaSet, expired);
     public DomainName Origin => Zone.Origin;
     public SoaRecord Soa { get; }
     public uint Serial => Soa.SerialNumber;

@@ -63,6 +63,12 @@ public sealed class ZoneTransferServer : ITransferHandler
             return;
         }
         var signer = tsig?.Signer;
+        if (zone is { Expired: true } && CanonicalNameComparer.Instance.Equals(zone.Origin, question.Name))
+        {
+            // An expired zone is not handed on to secondaries either: their copies must expire too.
+            await SendErrorAsync(request, responses, ReturnCode.ServerFailure, signer, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         if (zone is null || !CanonicalNameComparer.Instance.Equals(zone.Origin, question.Name) ||
             _aclFor(zone.Origin) is not { } acl || !acl.Allows(request.RemoteEndPoint.Address, tsig?.KeyName))
         {
