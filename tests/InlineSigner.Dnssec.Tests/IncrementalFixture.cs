@@ -111,6 +111,16 @@ internal static class Incremental
                 $"  {c.Owner} {c.Type}: full [{string.Join(" | ", c.RemovedRecords.Select(MasterFileWriter.FormatRecord))}] incremental [{string.Join(" | ", c.AddedRecords.Select(MasterFileWriter.FormatRecord))}]")));
         }
 
+        AssertDelta(before, change, context);
+        if (change.FullResignReason is null)
+            Assert.True(change.SignaturesMade == change.Added.Count(r => r.RecordType == RecordType.RrSig),
+                $"{context}: {change.SignaturesMade} signatures made, but the delta adds {change.Added.Count(r => r.RecordType == RecordType.RrSig)}");
+    }
+
+    /// <summary>The delta applied record by record to <paramref name="before"/> gives the new zone; it deletes only records
+    /// the old zone has and adds only records it lacks; the SOAs come first.</summary>
+    public static void AssertDelta(Zone before, SignedChange change, string context)
+    {
         var records = before.Records.GroupBy(Key).ToDictionary(g => g.Key, g => g.Count());
         foreach (var removed in change.Removed)
         {
@@ -134,9 +144,9 @@ internal static class Incremental
             Assert.Single(change.Removed, r => r.RecordType == RecordType.Soa);
             Assert.Single(change.Added, r => r.RecordType == RecordType.Soa);
         }
-        if (change.FullResignReason is null)
-            Assert.True(change.SignaturesMade == change.Added.Count(r => r.RecordType == RecordType.RrSig),
-                $"{context}: {change.SignaturesMade} signatures made, but the delta adds {change.Added.Count(r => r.RecordType == RecordType.RrSig)}");
+        // The RRset view says the same as the record view.
+        Assert.Equal(change.Removed.Select(Key).Order(StringComparer.Ordinal), change.Diff.RemovedRecords.Select(Key).Order(StringComparer.Ordinal));
+        Assert.Equal(change.Added.Select(Key).Order(StringComparer.Ordinal), change.Diff.AddedRecords.Select(Key).Order(StringComparer.Ordinal));
     }
 
     /// <summary>BIND's, ldns's and Knot's validators accept the zone.</summary>

@@ -103,7 +103,8 @@ public sealed record SignatureSchedule
         throw new SigningPolicyException(
             $"signature validity {Describe(Validity)} is too short for this zone: signatures must keep SOA EXPIRE ({Describe(soaExpire)}) " +
             $"plus the largest TTL ({Describe(maxTtl)}) = {Describe(point)} of validity while served, and a fresh one has only " +
-            $"{Describe(Validity - Quantum)} for sure; use a validity of at least {Describe(point + point)}, or lower SOA EXPIRE");
+            $"{Describe(Validity - Quantum)} for sure; use a validity of at least {Math.Ceiling((point + point).TotalDays):0}d " +
+            "(twice that, so signatures are not refreshed all the time), or lower SOA EXPIRE");
     }
 
     private static string Describe(TimeSpan span) =>
