@@ -67,15 +67,21 @@ internal sealed class IncrementalChange
     {
         var touched = CollectDataChanges();
         var candidates = Candidates(touched);
-        var nsecChanged = _policy.Nsec3 is { } settings ? UpdateNsec3(candidates, settings) : UpdateNsec(candidates);
-        foreach (var name in candidates.Concat(nsecChanged)) Reconcile(name);
-        if (_policy.Nsec3 is not null)
+        if (_policy.Nsec3 is { } settings)
         {
+            UpdateNsec3(candidates, settings);
+            foreach (var name in candidates) Reconcile(name);
+            // A hashed owner holds its NSEC3 and the signature over it, nothing else.
             foreach (var (owner, set) in _chain)
             {
                 _keptSignatures[owner] = [];
                 if (set is not null) _jobs.AddRange(ZoneSigner.JobsFor(set, _origin, _keys, _policy.Schedule, _now));
             }
+        }
+        else
+        {
+            // The NSEC records that change outside the candidates (predecessors) are re-signed with the rest of their name.
+            foreach (var name in candidates.Concat(UpdateNsec(candidates))) Reconcile(name);
         }
 
         var signatures = await ZoneSigner.SignJobsAsync(_jobs, _policy.BatchSize, null, cancellationToken);
@@ -232,7 +238,7 @@ internal sealed class IncrementalChange
 
     /// <summary>NSEC3: each candidate's and each candidate ancestor's record (real name, empty non-terminal, or none),
     /// and the next hash of the predecessors of hashes joining or leaving the chain.</summary>
-    private List<DomainName> UpdateNsec3(HashSet<DomainName> candidates, Nsec3Settings settings)
+    private void UpdateNsec3(HashSet<DomainName> candidates, Nsec3Settings settings)
     {
         var names = new HashSet<DomainName>(candidates, Names);
         var walked = new HashSet<DomainName>(Names);
@@ -273,7 +279,6 @@ internal sealed class IncrementalChange
             var set = DenialOfExistence.Nsec3RRset(old?.Owner ?? owner, settings, nextHash, types, _denialTtl);
             if (old is null || !old.ContentEquals(set)) _chain[owner] = set;
         }
-        return [];
     }
 
     /// <summary>The types of <paramref name="name"/>'s NSEC3 record in a full sign of U' (empty for an empty
