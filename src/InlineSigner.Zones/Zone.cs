@@ -20,12 +20,23 @@ public sealed class Zone
     private static readonly ImmutableSortedDictionary<RecordType, RRset> EmptyNode =
         ImmutableSortedDictionary.Create<RecordType, RRset>(Comparer<RecordType>.Create((a, b) => ((ushort)a).CompareTo((ushort)b)));
 
-    private Zone(DomainName origin, ImmutableSortedDictionary<DomainName, ImmutableSortedDictionary<RecordType, RRset>> nodes, ZoneLineage lineage)
+    // Sorted owner sets for neighbour lookups, built on first use and then carried into every version derived from
+    // this one (updated for the touched names only), so a long series of edits never pays for a rebuild. A cache, not
+    // state: any thread may build it, and every build gives the same sets.
+    private OwnerIndexes? _indexes;
+
+    private Zone(DomainName origin, ImmutableSortedDictionary<DomainName, ImmutableSortedDictionary<RecordType, RRset>> nodes, ZoneLineage lineage,
+        OwnerIndexes? indexes = null)
     {
         Origin = origin;
         Nodes = nodes;
         Lineage = lineage;
+        _indexes = indexes;
     }
+
+    /// <summary>A version derived from this one by changes at <paramref name="touched"/>.</summary>
+    private Zone Derive(ImmutableSortedDictionary<DomainName, ImmutableSortedDictionary<RecordType, RRset>> nodes, DomainName[] touched) =>
+        new(Origin, nodes, Lineage.Child(touched), Volatile.Read(ref _indexes)?.Update(nodes, touched));
 
     /// <summary>How this version was derived from earlier ones (the names each step touched), so that
     /// <see cref="ZoneDiff.Compute"/> can visit only those names instead of the whole zone.</summary>
@@ -79,11 +90,36 @@ public sealed class Zone
 
     public int RRsetCount => Nodes.Values.Sum(n => n.Count);
 
+    /// <summary>
+    /// Every owner name in canonical order as a sorted set, for what <see cref="Nodes"/> cannot do: the names before
+    /// or after a name that is not in the zone, and the names below one (see <see cref="SortedNameSet"/>), in
+    /// O(log n). Built on first use (O(n log n)), then maintained in every version derived from this zone. Names
+    /// keep the spelling they had when they entered the set; <see cref="Nodes"/>' keys have the current one.
+    /// </summary>
+    public ImmutableSortedSet<DomainName> Names => GetIndex(null);
+
+    /// <summary>The owner names that hold an RRset of <paramref name="type"/>, in canonical order (for instance the NSEC
+    /// chain of a signed zone); built and maintained like <see cref="Names"/>.</summary>
+    public ImmutableSortedSet<DomainName> OwnersOf(RecordType type) => GetIndex(type);
+
+    private ImmutableSortedSet<DomainName> GetIndex(RecordType? type)
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref _indexes);
+            if (current?.Find(type) is { } found) return found;
+            var names = type is { } t ? Nodes.Where(n => n.Value.ContainsKey(t)).Select(n => n.Key) : Nodes.Keys;
+            var built = ImmutableSortedSet.CreateRange(CanonicalNameComparer.Instance, names);
+            var updated = (current ?? OwnerIndexes.None).With(type, built);
+            if (Interlocked.CompareExchange(ref _indexes, updated, current) == current) return built;
+        }
+    }
+
     /// <summary>Replaces (or adds) one RRset.</summary>
     public Zone With(RRset set)
     {
         var node = Nodes.TryGetValue(set.Owner, out var existing) ? existing : EmptyNode;
-        return new Zone(Origin, Nodes.SetItem(set.Owner, node.SetItem(set.Type, set)), Lineage.Child([set.Owner]));
+        return Derive(Nodes.SetItem(set.Owner, node.SetItem(set.Type, set)), [set.Owner]);
     }
 
     /// <summary>Removes one RRset (and the name, when it was its last).</summary>
@@ -91,7 +127,7 @@ public sealed class Zone
     {
         if (!Nodes.TryGetValue(owner, out var node) || !node.ContainsKey(type)) return this;
         var remaining = node.Remove(type);
-        return new Zone(Origin, remaining.IsEmpty ? Nodes.Remove(owner) : Nodes.SetItem(owner, remaining), Lineage.Child([owner]));
+        return Derive(remaining.IsEmpty ? Nodes.Remove(owner) : Nodes.SetItem(owner, remaining), [owner]);
     }
 
     /// <summary>Applies many RRset replacements and removals in one go.</summary>
@@ -112,7 +148,43 @@ public sealed class Zone
             var node = nodes.TryGetValue(set.Owner, out var existing) ? existing : EmptyNode;
             nodes[set.Owner] = node.SetItem(set.Type, set);
         }
-        return new Zone(Origin, nodes.ToImmutable(), Lineage.Child(touched.ToArray()));
+        return Derive(nodes.ToImmutable(), touched.ToArray());
+    }
+
+    /// <summary>The sorted owner sets a zone has built so far: all names, and owners per type.</summary>
+    private sealed class OwnerIndexes(ImmutableSortedSet<DomainName>? all, ImmutableArray<(RecordType Type, ImmutableSortedSet<DomainName> Owners)> byType)
+    {
+        public static OwnerIndexes None { get; } = new(null, []);
+
+        public ImmutableSortedSet<DomainName>? Find(RecordType? type)
+        {
+            if (type is not { } t) return all;
+            foreach (var (indexed, owners) in byType)
+                if (indexed == t) return owners;
+            return null;
+        }
+
+        public OwnerIndexes With(RecordType? type, ImmutableSortedSet<DomainName> owners) =>
+            type is { } t ? new(all, byType.Add((t, owners))) : new(owners, byType);
+
+        /// <summary>The sets for a version whose nodes are <paramref name="nodes"/>, where only <paramref name="touched"/> changed.</summary>
+        public OwnerIndexes Update(ImmutableSortedDictionary<DomainName, ImmutableSortedDictionary<RecordType, RRset>> nodes, DomainName[] touched)
+        {
+            var names = all;
+            var perType = byType.IsEmpty ? null : byType.ToArray();
+            foreach (var owner in touched)
+            {
+                bool present = nodes.TryGetValue(owner, out var node);
+                if (names is not null) names = present ? names.Add(owner) : names.Remove(owner);
+                if (perType is null) continue;
+                for (int i = 0; i < perType.Length; i++)
+                {
+                    var (type, owners) = perType[i];
+                    perType[i] = (type, present && node!.ContainsKey(type) ? owners.Add(owner) : owners.Remove(owner));
+                }
+            }
+            return new OwnerIndexes(names, perType is null ? byType : ImmutableArray.Create(perType));
+        }
     }
 
     private sealed class KeyComparer : IEqualityComparer<(DomainName Name, RecordType Type, RecordClass Class)>

@@ -11,13 +11,16 @@ public sealed record RRsetChange(DomainName Owner, RecordType Type, RRset? Old, 
     public bool IsRemoved => New is null;
 
     /// <summary>Records of the older RRset that the newer one lacks, in canonical order. The whole RRset when its TTL
-    /// or the spelling of its owner changed (an IXFR delta deletes and re-adds such records).</summary>
+    /// or the spelling of its owner changed (an IXFR delta deletes and re-adds such records). The RRSIG set of a name is
+    /// the exception to the TTL rule: each signature keeps the TTL of the RRset it covers and the set's TTL is only
+    /// the lowest of them, so its records are compared one by one, TTL included, and a signature nobody touched is
+    /// never deleted and re-added.</summary>
     public IReadOnlyList<DnsRecordBase> RemovedRecords => Old is null ? [] : New is null || Replaced ? Old.Records : ZoneDiff.Difference(Old, New);
 
     /// <summary>Records of the newer RRset that the older one lacks, in canonical order.</summary>
     public IReadOnlyList<DnsRecordBase> AddedRecords => New is null ? [] : Old is null || Replaced ? New.Records : ZoneDiff.Difference(New, Old);
 
-    private bool Replaced => Old!.Ttl != New!.Ttl || !ZoneDiff.SameSpelling(Old.Owner, New.Owner);
+    private bool Replaced => (Old!.Ttl != New!.Ttl && Type != RecordType.RrSig) || !ZoneDiff.SameSpelling(Old.Owner, New!.Owner);
 }
 
 /// <summary>Thrown when a diff is applied to a zone that is not the version it was computed from.</summary>

@@ -19,6 +19,7 @@ internal static class BenchCommands
         var bench = new Command("bench", "Benchmarks that compare us with a baseline measured in the same run.");
         bench.Add(Sign(output));
         bench.Add(ThresholdBench.Create(output));
+        bench.Add(IncrementalBench.Create(output));
         return bench;
     }
 

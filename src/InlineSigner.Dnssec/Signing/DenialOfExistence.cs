@@ -17,9 +17,12 @@ public static class DenialOfExistence
     public static readonly IReadOnlySet<RecordType> ChainTypes = new HashSet<RecordType> { RecordType.NSec, RecordType.NSec3, RecordType.RrSig };
 
     /// <summary>NSEC/NSEC3 TTL per RFC 9077: the lower of SOA MINIMUM and the SOA's own TTL.</summary>
-    public static int DenialTtl(Zone zone)
+    public static int DenialTtl(Zone zone) =>
+        DenialTtl(zone.Find(zone.Origin, RecordType.Soa) ?? throw new InvalidOperationException($"zone {zone.Origin} has no SOA"));
+
+    /// <summary>NSEC/NSEC3 TTL for a zone whose SOA RRset is <paramref name="soaSet"/>.</summary>
+    public static int DenialTtl(RRset soaSet)
     {
-        var soaSet = zone.Find(zone.Origin, RecordType.Soa) ?? throw new InvalidOperationException($"zone {zone.Origin} has no SOA");
         var soa = (SoaRecord)soaSet.Records[0];
         return (int)Math.Min((uint)soaSet.Ttl, soa.NegativeCachingTTL);
     }
@@ -58,12 +61,39 @@ public static class DenialOfExistence
         {
             var (name, node, delegation) = names[i];
             var next = names[(i + 1) % names.Count].Name;
-            var types = node.Keys.Where(t => !ChainTypes.Contains(t)).Append(RecordType.NSec).Append(RecordType.RrSig);
-            var rdata = new List<byte>(RecordWire.Name(next, lowercase: false)); // next name keeps its case (RFC 6840 §5.1)
-            rdata.AddRange(TypeBitmap.Encode(types));
-            result.Add(RRset.Create([RecordWire.FromRData(name, RecordType.NSec, RecordClass.INet, ttl, rdata.ToArray())]));
+            result.Add(NsecRRset(name, next, NsecTypes(node.Keys, delegation), ttl));
         }
         return result;
+    }
+
+    /// <summary>The types an NSEC record lists for a name holding <paramref name="nodeTypes"/>: its data (at a delegation
+    /// only what the parent is authoritative for, see <see cref="ListedTypes"/>), NSEC and RRSIG.</summary>
+    public static IEnumerable<RecordType> NsecTypes(IEnumerable<RecordType> nodeTypes, bool isDelegation) =>
+        ListedTypes(nodeTypes, isDelegation).Append(RecordType.NSec).Append(RecordType.RrSig);
+
+    /// <summary>
+    /// The data types a denial record lists for a name: all but the chain's own, and at a delegation point only NS and
+    /// DS. RFC 4035 §2.3: bits for non-NS RRsets the parent is not authoritative for (glue at the cut, occluded data)
+    /// MUST be clear; BIND's and ldns's validators reject the record otherwise.
+    /// </summary>
+    public static IEnumerable<RecordType> ListedTypes(IEnumerable<RecordType> nodeTypes, bool isDelegation) =>
+        nodeTypes.Where(t => !ChainTypes.Contains(t) && (!isDelegation || t is RecordType.Ns or RecordType.Ds));
+
+    /// <summary>The NSEC RRset at <paramref name="owner"/> pointing to <paramref name="next"/>.</summary>
+    public static RRset NsecRRset(DomainName owner, DomainName next, IEnumerable<RecordType> types, int ttl)
+    {
+        var rdata = new List<byte>(RecordWire.Name(next, lowercase: false)); // next name keeps its case (RFC 6840 §5.1)
+        rdata.AddRange(TypeBitmap.Encode(types));
+        return RRset.Create([RecordWire.FromRData(owner, RecordType.NSec, RecordClass.INet, ttl, rdata.ToArray())]);
+    }
+
+    /// <summary>The types listed in the bitmap of an NSEC record.</summary>
+    public static IReadOnlyList<RecordType> NsecBitmap(DnsRecordBase nsec)
+    {
+        var rdata = RecordWire.RData(nsec);
+        int p = 0;
+        while (rdata[p] != 0) p += 1 + rdata[p];
+        return TypeBitmap.Decode(rdata.AsSpan(p + 1));
     }
 
     /// <summary>IH(salt, name, iterations) of RFC 5155 §5 with SHA-1, over the lower-case wire name.</summary>
@@ -94,6 +124,45 @@ public static class DenialOfExistence
         return RecordWire.FromRData(origin, RecordType.NSec3Param, RecordClass.INet, ttl, rdata);
     }
 
+    /// <summary>Whether an authoritative name has an NSEC3 record of its own: every one but, with opt-out, an insecure delegation.</summary>
+    public static bool InNsec3Chain(bool isDelegation, bool hasDs, bool optOut) => !(optOut && isDelegation && !hasDs);
+
+    /// <summary>The types an NSEC3 record lists for an authoritative name holding <paramref name="nodeTypes"/>: its data (at a
+    /// delegation NS and DS only, see <see cref="ListedTypes"/>), and RRSIG when any of it is signed (an insecure
+    /// delegation's NS is not).</summary>
+    public static List<RecordType> Nsec3Types(IEnumerable<RecordType> nodeTypes, bool isDelegation)
+    {
+        var types = ListedTypes(nodeTypes, isDelegation).ToList();
+        if (types.Any(t => IsSigned(t, isDelegation))) types.Add(RecordType.RrSig);
+        return types;
+    }
+
+    /// <summary>The owner of the NSEC3 record for the name hashing to <paramref name="hash"/>.</summary>
+    public static DomainName Nsec3Owner(ReadOnlySpan<byte> hash, DomainName origin) => new([Base32Hex.Encode(hash), .. origin.Labels]);
+
+    /// <summary>The NSEC3 RRset at <paramref name="owner"/> with the next hashed owner <paramref name="nextHash"/>; an empty
+    /// <paramref name="types"/> (an empty non-terminal) has no bitmap at all.</summary>
+    public static RRset Nsec3RRset(DomainName owner, Nsec3Settings settings, ReadOnlySpan<byte> nextHash, IReadOnlyCollection<RecordType> types, int ttl)
+    {
+        var salt = settings.SaltBytes;
+        byte flags = settings.OptOut ? (byte)1 : (byte)0;
+        var rdata = new List<byte> { 1, flags, (byte)(settings.Iterations >> 8), (byte)settings.Iterations, (byte)salt.Length };
+        rdata.AddRange(salt);
+        rdata.Add((byte)nextHash.Length);
+        rdata.AddRange(nextHash.ToArray());
+        if (types.Count > 0) rdata.AddRange(TypeBitmap.Encode(types));
+        return RRset.Create([RecordWire.FromRData(owner, RecordType.NSec3, RecordClass.INet, ttl, rdata.ToArray())]);
+    }
+
+    /// <summary>The flags octet and the types listed in the bitmap of an NSEC3 record.</summary>
+    public static (byte Flags, IReadOnlyList<RecordType> Types) Nsec3Fields(DnsRecordBase nsec3)
+    {
+        var rdata = RecordWire.RData(nsec3);
+        int p = 5 + rdata[4];
+        p += 1 + rdata[p];
+        return (rdata[1], TypeBitmap.Decode(rdata.AsSpan(p)));
+    }
+
     /// <summary>
     /// The NSEC3 chain: one record per authoritative name and empty non-terminal; with opt-out, insecure
     /// delegations (and empty non-terminals that exist only because of them) are left out.
@@ -107,12 +176,8 @@ public static class DenialOfExistence
         var keepForEnt = new HashSet<DomainName>(CanonicalNameComparer.Instance);
         foreach (var (name, node, delegation) in AuthoritativeNames(zone))
         {
-            bool insecure = delegation && !node.ContainsKey(RecordType.Ds);
-            if (insecure && settings.OptOut) continue;
-            bool anySigned = node.Keys.Any(t => !ChainTypes.Contains(t) && IsSigned(t, delegation));
-            var types = node.Keys.Where(t => !ChainTypes.Contains(t)).ToList();
-            if (anySigned) types.Add(RecordType.RrSig);
-            entries[name] = types;
+            if (!InNsec3Chain(delegation, node.ContainsKey(RecordType.Ds), settings.OptOut)) continue;
+            entries[name] = Nsec3Types(node.Keys, delegation);
             // Ancestors up to the apex that hold no data are empty non-terminals.
             for (var parent = name; parent.LabelCount > origin.LabelCount + 1;)
             {
@@ -125,20 +190,12 @@ public static class DenialOfExistence
 
         var hashed = entries.Select(e => (Hash: Nsec3Hash(e.Key, settings.SaltBytes, settings.Iterations), Types: e.Value))
             .OrderBy(e => e.Hash, ByteOrder.Instance).ToList();
-        var salt = settings.SaltBytes;
-        byte flags = settings.OptOut ? (byte)1 : (byte)0;
         var result = new List<RRset>(hashed.Count);
         for (int i = 0; i < hashed.Count; i++)
         {
             var (hash, types) = hashed[i];
             var next = hashed[(i + 1) % hashed.Count].Hash;
-            var rdata = new List<byte> { 1, flags, (byte)(settings.Iterations >> 8), (byte)settings.Iterations, (byte)salt.Length };
-            rdata.AddRange(salt);
-            rdata.Add((byte)next.Length);
-            rdata.AddRange(next);
-            if (types.Count > 0) rdata.AddRange(TypeBitmap.Encode(types));
-            var owner = new DomainName([Base32Hex.Encode(hash), .. origin.Labels]);
-            result.Add(RRset.Create([RecordWire.FromRData(owner, RecordType.NSec3, RecordClass.INet, ttl, rdata.ToArray())]));
+            result.Add(Nsec3RRset(Nsec3Owner(hash, origin), settings, next, types, ttl));
         }
         return result;
     }

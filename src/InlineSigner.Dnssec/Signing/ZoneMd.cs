@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using ARSoft.Tools.Net;
@@ -39,28 +40,47 @@ public static class ZoneMd
             Sha512 => HashAlgorithmName.SHA512,
             _ => throw new NotSupportedException($"ZONEMD hash algorithm {algorithm} is not supported"),
         });
-        var header = new byte[10];
-        foreach (var (name, node) in zone.Nodes)
+        // Records are gathered in a large buffer and hashed a buffer at a time: one hash call per record field cost more
+        // than the hashing itself, and the incremental signer digests the whole zone on every change.
+        var buffer = ArrayPool<byte>.Shared.Rent(1 << 18);
+        try
         {
-            bool apex = CanonicalNameComparer.Instance.Equals(name, zone.Origin);
-            var owner = RecordWire.Name(name, lowercase: true);
-            foreach (var (type, set) in node)
+            int used = 0;
+            var owner = new byte[256];
+            foreach (var (name, node) in zone.Nodes)
             {
-                if (apex && type == RecordType.ZoneMD) continue;
-                for (int i = 0; i < set.Count; i++)
+                bool apex = CanonicalNameComparer.Instance.Equals(name, zone.Origin);
+                var ownerWire = owner.AsSpan(0, RecordWire.WriteName(owner, name, lowercase: true));
+                foreach (var (type, set) in node)
                 {
-                    var record = set.Records[i];
-                    if (apex && type == RecordType.RrSig && RrsigFields.Of(record).TypeCovered == RecordType.ZoneMD) continue;
-                    var rdata = set.CanonicalRData[i];
-                    BinaryPrimitives.WriteUInt16BigEndian(header, (ushort)type);
-                    BinaryPrimitives.WriteUInt16BigEndian(header.AsSpan(2), (ushort)set.Class);
-                    BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(4), (uint)record.TimeToLive);
-                    BinaryPrimitives.WriteUInt16BigEndian(header.AsSpan(8), (ushort)rdata.Length);
-                    hash.AppendData(owner);
-                    hash.AppendData(header);
-                    hash.AppendData(rdata);
+                    if (apex && type == RecordType.ZoneMD) continue;
+                    for (int i = 0; i < set.Count; i++)
+                    {
+                        var rdata = set.CanonicalRData[i];
+                        // The RRSIG's type-covered field is the first of its RDATA, canonical form or not.
+                        if (apex && type == RecordType.RrSig && (RecordType)BinaryPrimitives.ReadUInt16BigEndian(rdata) == RecordType.ZoneMD) continue;
+                        if (used + ownerWire.Length + 10 + rdata.Length > buffer.Length)
+                        {
+                            hash.AppendData(buffer, 0, used);
+                            used = 0;
+                        }
+                        var span = buffer.AsSpan(used);
+                        ownerWire.CopyTo(span);
+                        int p = ownerWire.Length;
+                        BinaryPrimitives.WriteUInt16BigEndian(span[p..], (ushort)type);
+                        BinaryPrimitives.WriteUInt16BigEndian(span[(p + 2)..], (ushort)set.Class);
+                        BinaryPrimitives.WriteUInt32BigEndian(span[(p + 4)..], (uint)set.Records[i].TimeToLive);
+                        BinaryPrimitives.WriteUInt16BigEndian(span[(p + 8)..], (ushort)rdata.Length);
+                        rdata.CopyTo(span[(p + 10)..]);
+                        used += p + 10 + rdata.Length;
+                    }
                 }
             }
+            hash.AppendData(buffer, 0, used);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
         return hash.GetHashAndReset();
     }

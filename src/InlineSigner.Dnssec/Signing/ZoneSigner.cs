@@ -29,10 +29,12 @@ public sealed record SigningJob(RRset Set, ISigner Key, byte[] Header)
 /// </summary>
 public static class ZoneSigner
 {
-    /// <summary>Record types a signer owns: whatever arrives in the unsigned input is replaced by ours.</summary>
+    /// <summary>Record types a signer owns: whatever arrives in the unsigned input is replaced by ours. CDS and CDNSKEY
+    /// (RFC 7344) describe the keys that sign the zone, which are ours, so an upstream copy could only be wrong.</summary>
     public static readonly IReadOnlySet<RecordType> SignerOwnedTypes = new HashSet<RecordType>
     {
         RecordType.RrSig, RecordType.NSec, RecordType.NSec3, RecordType.NSec3Param, RecordType.ZoneMD, RecordType.DnsKey,
+        RecordType.CDs, RecordType.CDnsKey,
     };
 
     public static async Task<(Zone Signed, SigningStats Stats)> SignAsync(Zone unsigned, SigningPolicy policy, ZoneKeys keys,
@@ -72,16 +74,26 @@ public static class ZoneSigner
         var removals = unsigned.RRsets.Where(s => SignerOwnedTypes.Contains(s.Type)).Select(s => (s.Owner, s.Type)).ToList();
         var zone = unsigned.WithChanges([], removals);
 
-        int dnskeyTtl = policy.DnsKeyTtl ?? soa.Ttl;
-        zone = zone.With(RRset.Create(keys.Keys.Select(k => RRset.WithTtl(k.DnsKey, dnskeyTtl)), dnskeyTtl));
+        zone = zone.With(DnsKeyRRset(keys, policy, soa));
         if (policy.Nsec3 is { } nsec3)
-            zone = zone.With(RRset.Create([DenialOfExistence.Nsec3ParamRecord(origin, nsec3, soa.Ttl)]));
+            zone = zone.With(Nsec3ParamRRset(origin, nsec3, soa));
         if (policy.ZoneMdAlgorithms.Count > 0)
             zone = zone.With(ZoneMd.Placeholder(zone, policy.ZoneMdAlgorithms.Distinct()));
 
         var chain = policy.Nsec3 is { } settings ? DenialOfExistence.BuildNsec3(zone, settings) : DenialOfExistence.BuildNsec(zone);
         return zone.WithChanges(chain, []);
     }
+
+    /// <summary>The DNSKEY RRset the keys publish (TTL: the policy's, else the SOA's).</summary>
+    public static RRset DnsKeyRRset(ZoneKeys keys, SigningPolicy policy, RRset soa)
+    {
+        int ttl = policy.DnsKeyTtl ?? soa.Ttl;
+        return RRset.Create(keys.Keys.Select(k => RRset.WithTtl(k.DnsKey, ttl)), ttl);
+    }
+
+    /// <summary>The NSEC3PARAM RRset for <paramref name="settings"/> (TTL: the SOA's).</summary>
+    public static RRset Nsec3ParamRRset(DomainName origin, Nsec3Settings settings, RRset soa) =>
+        RRset.Create([DenialOfExistence.Nsec3ParamRecord(origin, settings, soa.Ttl)]);
 
     /// <summary>Every RRset that carries signatures, with whether its owner is a delegation point.</summary>
     public static IEnumerable<(RRset Set, bool AtDelegation)> SignableRRsets(Zone zone)
