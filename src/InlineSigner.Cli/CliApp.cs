@@ -57,7 +57,8 @@ public static class CliApp
         or TimeoutException or NotSupportedException
         or Cluster.ClusterConfigException or Cluster.Keys.ClusterKeyException or Cluster.Client.ClusterSigningException
         or Cluster.Node.ShareStoreException or Cluster.Client.NodeErrorException or Cluster.Client.NodeUnavailableException
-        or Zones.ZoneFileException or Dnssec.Signing.SignatureVerificationException
+        or Zones.ZoneFileException or Dnssec.Signing.SignatureVerificationException or Dnssec.Signing.SigningPolicyException
+        or Server.Configuration.SignerConfigurationException or Storage.StoreCorruptException
         || e is AggregateException { InnerExceptions.Count: 1 } a && IsUserFacing(a.InnerExceptions[0]);
 
     /// <summary>One line: the message of the innermost meaningful exception.</summary>

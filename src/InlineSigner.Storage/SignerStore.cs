@@ -208,6 +208,22 @@ public sealed class SignerStore : IAsyncDisposable, IDisposable
         finally { _gate.Release(); }
     }
 
+    /// <summary>How many versions the zone's journal holds and their size, without reading them.</summary>
+    public async Task<(int Entries, long Bytes)> JournalStatsAsync(DomainName zone, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM journal WHERE zone=$n;";
+            command.Parameters.AddWithValue("$n", ZoneKey(zone));
+            using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            return (reader.GetInt32(0), reader.GetInt64(1));
+        }
+        finally { _gate.Release(); }
+    }
+
     /// <summary>Signed serial → unsigned serial it was made from, oldest first.</summary>
     public async Task<IReadOnlyList<(uint Signed, uint Unsigned)>> SerialMapAsync(DomainName zone, CancellationToken cancellationToken)
     {

@@ -11,6 +11,7 @@ internal static class CommandCatalog
         foreach (var command in ZoneCommands.Create(output, error)) yield return command;
         yield return KeysCommands.Create(output, error);
         yield return NodeCommands.Create(output);
+        foreach (var command in ServeCommands.Create(output)) yield return command;
         yield return BenchCommands.Create(output);
     }
 }

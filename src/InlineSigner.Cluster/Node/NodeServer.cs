@@ -390,8 +390,12 @@ public sealed partial class NodeServer : IDisposable
         }
     }
 
+    private int _disposed;
+
+    /// <summary>Stops and releases everything; safe to call more than once (the hosted service and the container both do).</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stopping.Cancel();
         _inbox.Complete();
         _work.Complete();

@@ -91,6 +91,12 @@ public sealed class ZoneOptions
 
     /// <summary>RRsets re-signed per refresh batch (each batch is its own version and IXFR delta).</summary>
     public int RefreshBatch { get; set; } = 1000;
+
+    /// <summary>
+    /// When the zone has no keys at start-up, generate a KSK and a ZSK of this algorithm in the cluster ("ed25519" by
+    /// distributed key generation, "rsasha256"/"rsasha512" dealt and erased); empty: missing keys are an error.
+    /// </summary>
+    public string? GenerateKeys { get; set; }
 }
 
 /// <summary>The embedded default's cluster: start the nodes of <see cref="SignerOptions.Cluster"/> as child processes.</summary>

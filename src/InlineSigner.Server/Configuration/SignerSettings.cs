@@ -50,7 +50,8 @@ public sealed record ZoneSettings(
     SigningPolicy Policy,
     SerialPolicyKind SerialPolicy,
     IReadOnlyList<string> KeyIds,
-    int RefreshBatch)
+    int RefreshBatch,
+    ARSoft.Tools.Net.Dns.DnsSecAlgorithm? GenerateKeys = null)
 {
     public string Name => PresentationFormat.FormatName(Origin);
 }
@@ -190,8 +191,16 @@ public sealed class SignerSettings
         };
         if (options.RefreshBatch < 1) throw new SignerConfigurationException($"{where}:RefreshBatch must be at least 1");
         var acl = Acl(options, where, keys);
+        ARSoft.Tools.Net.Dns.DnsSecAlgorithm? generate = null;
+        if (!string.IsNullOrWhiteSpace(options.GenerateKeys))
+        {
+            try { generate = Dnssec.Keys.DnssecAlgorithms.Parse(options.GenerateKeys); }
+            catch (ArgumentException e) { throw new SignerConfigurationException($"{where}:GenerateKeys: {e.Message}", e); }
+            if (generate is not (ARSoft.Tools.Net.Dns.DnsSecAlgorithm.Ed25519 or ARSoft.Tools.Net.Dns.DnsSecAlgorithm.RsaSha256 or ARSoft.Tools.Net.Dns.DnsSecAlgorithm.RsaSha512))
+                throw new SignerConfigurationException($"{where}:GenerateKeys: the cluster makes ED25519, RSASHA256 or RSASHA512 keys, not {options.GenerateKeys}");
+        }
         return new ZoneSettings(origin, source, options.Notify.Select((n, i) => Endpoint(n, $"{where}:Notify:{i}")).ToList(), Key(options.NotifyTsigKey, "NotifyTsigKey"),
-            acl, new SigningPolicy { Nsec3 = nsec3, ZoneMdAlgorithms = zonemd, Schedule = schedule }, serial, options.KeyIds.ToList(), options.RefreshBatch);
+            acl, new SigningPolicy { Nsec3 = nsec3, ZoneMdAlgorithms = zonemd, Schedule = schedule }, serial, options.KeyIds.ToList(), options.RefreshBatch, generate);
     }
 
     private static TransferAcl Acl(ZoneOptions options, string where, IReadOnlyDictionary<DomainName, TsigKey> keys)

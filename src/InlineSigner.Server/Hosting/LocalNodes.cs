@@ -54,12 +54,14 @@ public sealed class LocalNodes(IReadOnlyList<string> nodeConfigs, ILogger logger
         {
             listening.TrySetException(new InvalidOperationException($"{name} ({config}) exited with code {SafeExitCode(process)} before it listened"));
             if (_stopping.IsCancellationRequested) return;
-            logger.LogError("{Node} exited with code {Code}; starting it again in 2 s", name, SafeExitCode(process));
+            var code = SafeExitCode(process);
             _ = Task.Run(async () =>
             {
                 try
                 {
+                    // A stop signal to the whole process group reaches the nodes first: wait before calling it a crash.
                     await Task.Delay(TimeSpan.FromSeconds(2), _stopping.Token);
+                    logger.LogError("{Node} exited with code {Code}; starting it again", name, code);
                     await StartOneAsync(config, _stopping.Token);
                 }
                 catch (Exception e) when (e is OperationCanceledException or InvalidOperationException or TimeoutException)

@@ -47,6 +47,8 @@ public static class SignerHost
             : Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ApplicationName = "inline-signer", ContentRootPath = baseDirectory });
         builder.Configuration.AddConfiguration(configuration);
         builder.Logging.ClearProviders();
+        // Kestrel's per-request lines are noise next to the signer's own; Logging:LogLevel in the configuration overrides.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddConfiguration(configuration.GetSection("Logging"));
         builder.Logging.AddSimpleConsole(o =>
         {
@@ -69,7 +71,7 @@ public static class SignerHost
             });
             var app = webBuilder.Build();
             var registry = app.Services.GetRequiredService<SignerMetrics>().Registry;
-            app.MapMetrics(registry, "/metrics");
+            app.MapMetrics("/metrics", registry);
             app.MapGet("/status", (HttpContext context, SignerService service) =>
                 context.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote)
                     ? Results.Json(service.Status(), StatusJson)

@@ -89,7 +89,11 @@ public sealed class SignerService : IHostedService, IAsyncDisposable
                     answering, up.Count, client.Threshold, string.Join("; ", up.Where(r => !r.Ok).Select(r => $"node {r.NodeId}: {r.Error}")));
         }
 
-        foreach (var zone in settings.Zones) await StartZoneAsync(zone, cancellationToken);
+        foreach (var zone in settings.Zones)
+        {
+            await EnsureKeysAsync(zone, cancellationToken);
+            await StartZoneAsync(zone, cancellationToken);
+        }
         var journal = new StoreJournal(_store);
         var transfers = new ZoneTransferServer(_catalog, AclFor, journal, new TsigVerifier(settings.TsigKeys.Values, _time), _metrics);
         var dispatcher = new DnsRequestDispatcher(new QueryResponder(_catalog), transfers, new NotifyRouter(this), _metrics);
@@ -100,6 +104,46 @@ public sealed class SignerService : IHostedService, IAsyncDisposable
         });
         await _listener.StartAsync(cancellationToken);
         _logger.LogInformation("serving {Zones} zone(s) on {Endpoints}", settings.Zones.Count, string.Join(", ", _listener.BoundEndpoints));
+    }
+
+    /// <summary>
+    /// A zone configured with GenerateKeys and without keys gets a KSK and a ZSK now: in the cluster (Ed25519 by
+    /// distributed key generation, RSA dealt to the nodes and erased), or as key files in the key directory.
+    /// </summary>
+    private async Task EnsureKeysAsync(ZoneSettings zone, CancellationToken cancellationToken)
+    {
+        if (zone.GenerateKeys is not { } algorithm) return;
+        try
+        {
+            _keys!.KeysFor(zone);
+            return;
+        }
+        catch (SignerConfigurationException)
+        {
+            // no keys yet: make them
+        }
+        _logger.LogInformation("zone {Zone}: no keys yet; generating a {Algorithm} KSK and ZSK", zone.Name, Dnssec.Keys.DnssecAlgorithms.Mnemonic(algorithm));
+        if (_keys!.Client is { } client)
+        {
+            var manager = new Cluster.Keys.ClusterKeyManager(client, _loggers.CreateLogger("keys"));
+            await client.WaitForNodesAsync(client.Config.Nodes.Count, TimeSpan.FromSeconds(30), cancellationToken);
+            foreach (bool ksk in new[] { true, false })
+            {
+                var record = algorithm == ARSoft.Tools.Net.Dns.DnsSecAlgorithm.Ed25519
+                    ? await manager.GenerateEd25519Async(zone.Name, ksk, null, cancellationToken)
+                    : await manager.GenerateRsaAsync(zone.Name, algorithm, 2048, ksk, null, cancellationToken);
+                _logger.LogInformation("zone {Zone}: generated {Role} {KeyId} (key tag {Tag}, {T} of {N})", zone.Name, ksk ? "KSK" : "ZSK", record.KeyId, record.KeyTag, record.Threshold, record.Parties);
+            }
+        }
+        else
+        {
+            foreach (bool ksk in new[] { true, false })
+            {
+                using var key = Dnssec.Keys.LocalKey.Generate(zone.Origin, algorithm, ksk);
+                Dnssec.Keys.BindKeyFile.Write(key, _settings!.KeyDirectory!);
+                _logger.LogInformation("zone {Zone}: generated local {Role} key tag {Tag}", zone.Name, ksk ? "KSK" : "ZSK", key.KeyTag);
+            }
+        }
     }
 
     private TransferAcl? AclFor(DomainName zone) => _zones.GetValueOrDefault(zone)?.Settings.TransferAcl;
@@ -124,20 +168,6 @@ public sealed class SignerService : IHostedService, IAsyncDisposable
                 break;
         }
         ImmutableInterlocked.Update(ref _zones, z => z.SetItem(zone.Origin, new ZoneRuntime(zone, pipeline, notifier, follower, watcher)));
-        UpdateJournalMetrics(zone.Origin);
-    }
-
-    private void UpdateJournalMetrics(DomainName zone)
-    {
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                var journal = await _store!.JournalAsync(zone, CancellationToken.None);
-                _metrics.Journal(Zones.Text.PresentationFormat.FormatName(zone), journal.Count, journal.Sum(e => e.Size));
-            }
-            catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException or StoreCorruptException) { }
-        });
     }
 
     private static async Task StopZoneAsync(ZoneRuntime zone)

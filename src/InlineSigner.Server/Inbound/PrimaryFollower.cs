@@ -69,7 +69,7 @@ public sealed class PrimaryFollower : IAsyncDisposable
         {
             try
             {
-                if (wait > TimeSpan.Zero) await _wake.WaitAsync(wait, _time, cancellationToken);
+                if (wait > TimeSpan.Zero) await _wake.WaitAsync(wait, cancellationToken);
                 while (_wake.CurrentCount > 0) await _wake.WaitAsync(cancellationToken); // several NOTIFYs: one check
                 var notifiedAt = _notifiedAt;
                 _notifiedAt = null;

@@ -69,7 +69,7 @@ public sealed class ZoneFileWatcher : IAsyncDisposable
         {
             try
             {
-                bool signalled = await _changed.WaitAsync(PollInterval, _time, cancellationToken);
+                bool signalled = await _changed.WaitAsync(PollInterval, cancellationToken);
                 if (!signalled && !Moved()) continue;
                 await Task.Delay(Settle, _time, cancellationToken);
                 while (_changed.CurrentCount > 0) await _changed.WaitAsync(cancellationToken);

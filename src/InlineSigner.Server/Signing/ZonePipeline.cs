@@ -128,6 +128,8 @@ public sealed class ZonePipeline : IAsyncDisposable
             _logger.LogInformation("zone {Zone}: serving signed serial {Serial} (unsigned {Unsigned}) from {Database}, committed {At:u}",
                 Settings.Name, stored.SignedSerial, stored.UnsignedSerial, _store.Path, stored.LastCommit);
             UpdateRefreshDue();
+            var (entries, bytes) = await _store.JournalStatsAsync(Settings.Origin, cancellationToken);
+            _metrics.Journal(Settings.Name, entries, bytes);
         }
         _background = Task.Run(() => BackgroundLoopAsync(_stopping.Token));
     }
@@ -266,6 +268,8 @@ public sealed class ZonePipeline : IAsyncDisposable
         _signedSerial = signed.Serial;
         _lastSigned = now;
         Interlocked.Increment(ref _versions);
+        var (entries, bytes) = await _store.JournalStatsAsync(Settings.Origin, cancellationToken);
+        _metrics.Journal(Settings.Name, entries, bytes);
     }
 
     private void CountSignatures(SignedChange change)
@@ -318,7 +322,7 @@ public sealed class ZonePipeline : IAsyncDisposable
             try
             {
                 var wait = NextWake();
-                if (wait > TimeSpan.Zero) await _wake.WaitAsync(wait, _time, cancellationToken);
+                if (wait > TimeSpan.Zero) await _wake.WaitAsync(wait, cancellationToken);
                 await _gate.WaitAsync(cancellationToken);
                 try
                 {
