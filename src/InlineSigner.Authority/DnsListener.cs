@@ -472,8 +472,11 @@ public sealed class DnsListener : IAsyncDisposable
         }
     }
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await StopAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
         _stopping?.Dispose();
         _draining.Dispose();

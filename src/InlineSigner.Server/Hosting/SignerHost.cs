@@ -37,6 +37,8 @@ public static class SignerHost
     {
         SignerSettings Load()
         {
+            // Read the sources again (a SIGHUP after editing the file must see the edit).
+            (configuration as IConfigurationRoot)?.Reload();
             var options = configuration.GetSection(SignerOptions.Section).Get<SignerOptions>() ?? new SignerOptions();
             return SignerSettings.From(options, baseDirectory);
         }

@@ -236,8 +236,13 @@ public sealed class SignerService : IHostedService, IAsyncDisposable
         _logger.LogInformation("stopped");
     }
 
+    private int _disposed;
+
+    /// <summary>Releases the listener, cluster client, store and local nodes; safe to call twice (the container holds
+    /// this service under two registrations, itself and the hosted service, and disposes both).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         if (_listener is not null) await _listener.DisposeAsync();
         _keys?.Dispose();
         if (_store is not null) await _store.DisposeAsync();

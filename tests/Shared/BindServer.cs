@@ -4,7 +4,7 @@ using System.Net;
 using System.Text;
 using InlineSigner.Tests.Shared;
 
-namespace InlineSigner.Protocol.Tests.Support;
+namespace InlineSigner.Tests.Shared;
 
 /// <summary>
 /// A real BIND 9 <c>named</c> on 127.0.0.1 and a port from the OS, configured in a temporary directory, running in the
@@ -39,7 +39,7 @@ public sealed class BindServer : IAsyncDisposable
     /// need are written by <paramref name="prepare"/> into the directory first.</summary>
     public static async Task<BindServer> StartAsync(string configuration, Action<TempDirectory> prepare, string extraOptions = "")
     {
-        var directory = new TempDirectory("protocol-named-");
+        var directory = new TempDirectory("named-");
         try
         {
             prepare(directory);

@@ -1,0 +1,86 @@
+using System.Text.Json.Nodes;
+using InlineSigner.Tests.Shared;
+
+namespace InlineSigner.Server.Tests;
+
+/// <summary>
+/// The daemon on a watched zone file: signs it, serves it by AXFR and IXFR to allowed clients only, picks up edits,
+/// keeps the last good version when an edit breaks the file, and refuses to start on a damaged database.
+/// </summary>
+public sealed class ZoneFileServingTests
+{
+    private static async Task AssertValidAsync(string signed)
+    {
+        var bind = await ExternalTool.RunAsync("dnssec-verify", "-o", "example.com", signed);
+        Assert.True(bind.ExitCode == 0, bind.All);
+        var ldns = await ExternalTool.RunAsync("ldns-verify-zone", signed);
+        Assert.True(ldns.ExitCode == 0, ldns.All);
+    }
+
+    private static string Serial(SignerProcess signer, string zone) => signer.Dig(zone, "SOA", "+short").Result.Output.Split(' ')[2];
+
+    [Fact]
+    public async Task Zone_file_is_signed_served_and_its_edits_arrive_as_ixfr_while_a_broken_edit_changes_nothing()
+    {
+        using var dir = new TempDirectory();
+        var zoneFile = dir.File("example.com");
+        File.Copy(RepositoryPaths.Zone("example.com"), zoneFile);
+        await using var signer = await SignerProcess.StartAsync(new JsonObject
+        {
+            ["Name"] = "example.com",
+            ["ZoneFile"] = zoneFile,
+            ["AllowTransfer"] = new JsonArray("127.0.0.0/8"),
+        });
+        await signer.WaitForLogAsync(@"serial 2026112401: committed \(full", TimeSpan.FromSeconds(60));
+        await signer.AxfrToFileAsync("example.com", dir.File("v1.signed"));
+        await AssertValidAsync(dir.File("v1.signed"));
+
+        // An edit with a new serial: a small signed delta, served by IXFR.
+        var text = File.ReadAllText(zoneFile).Replace("2026112401 ; serial", "2026112402 ; serial") + "newhost IN A 192.0.2.99\n";
+        File.WriteAllText(zoneFile, text);
+        await signer.WaitForLogAsync(@"serial 2026112402: committed \(incremental", TimeSpan.FromSeconds(30));
+        var ixfr = await signer.Dig("example.com", "IXFR=2026112401", "+nocmd", "+nostats", "+nocomments");
+        var lines = ixfr.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(lines, l => l.StartsWith("newhost.example.com.", StringComparison.Ordinal) && l.Contains("192.0.2.99"));
+        Assert.InRange(lines.Length, 6, 20); // SOAs, the new A and its RRSIG, NSEC edits: not the zone
+        await signer.AxfrToFileAsync("example.com", dir.File("v2.signed"));
+        await AssertValidAsync(dir.File("v2.signed"));
+
+        // A broken edit: reported with file and line, nothing served changes.
+        int mark = signer.Log.Length;
+        File.WriteAllText(zoneFile, text.Replace("2026112402 ; serial", "2026112403 ; serial") + "broken IN A not-an-address\n");
+        await signer.WaitForLogAsync(@"example\.com:\d+", TimeSpan.FromSeconds(30), mark);
+        Assert.Equal("2026112402", Serial(signer, "example.com"));
+
+        // Transfers for others are refused.
+        signer.Config["Signer"]!["Zones"]![0]!["AllowTransfer"] = new JsonArray("192.0.2.0/24");
+        signer.WriteConfig();
+        signer.Signal("HUP");
+        await signer.WaitForLogAsync("configuration reloaded", TimeSpan.FromSeconds(30));
+        var refused = await signer.Dig("example.com", "AXFR");
+        Assert.True(refused.Output.Contains("Transfer failed", StringComparison.Ordinal), refused.Output + signer.Log);
+        Assert.Equal("2026112402", Serial(signer, "example.com")); // still served after the reload
+        var metrics = await signer.MetricsAsync();
+        Assert.True(SignerProcess.Metric(metrics, "inline_signer_transfers_refused_total{zone=\"example.com.\"}") >= 1);
+        Assert.Equal(0, await signer.StopAsync());
+    }
+
+    [Fact]
+    public async Task A_damaged_database_is_a_clear_startup_error_and_is_left_alone()
+    {
+        using var dir = new TempDirectory();
+        var zoneFile = dir.File("example.com");
+        File.Copy(RepositoryPaths.Zone("example.com"), zoneFile);
+        await using var signer = await SignerProcess.StartAsync(new JsonObject { ["Name"] = "example.com", ["ZoneFile"] = zoneFile }, start: false);
+        var data = signer.Directory.File("data");
+        Directory.CreateDirectory(data);
+        var database = Path.Combine(data, "signer.db");
+        var garbage = new byte[8192];
+        new Random(3).NextBytes(garbage);
+        File.WriteAllBytes(database, garbage);
+        var result = await signer.StartExpectingFailureAsync();
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(database, result.Error);
+        Assert.Equal(garbage, File.ReadAllBytes(database));
+    }
+}
