@@ -1,7 +1,7 @@
 using InlineSigner.Tests.Shared;
 using System.Globalization;
 using ARSoft.Tools.Net;
-using InlineSigner.Protocol.Tests.Support;
+using InlineSigner.Tests.Shared.Dns;
 
 namespace InlineSigner.Protocol.Tests;
 

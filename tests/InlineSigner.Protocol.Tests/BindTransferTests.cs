@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using ARSoft.Tools.Net;
 using ARSoft.Tools.Net.Dns;
-using InlineSigner.Protocol.Tests.Support;
+using InlineSigner.Tests.Shared.Dns;
 using InlineSigner.Tests.Shared;
 using InlineSigner.Zones;
 

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using ARSoft.Tools.Net;
 using ARSoft.Tools.Net.Dns;
-using InlineSigner.Protocol.Tests.Support;
+using InlineSigner.Tests.Shared.Dns;
 using InlineSigner.Tests.Shared;
 
 namespace InlineSigner.Protocol.Tests;

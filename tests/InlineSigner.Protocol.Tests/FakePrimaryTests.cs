@@ -5,7 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using ARSoft.Tools.Net;
 using ARSoft.Tools.Net.Dns;
-using InlineSigner.Protocol.Tests.Support;
+using InlineSigner.Tests.Shared.Dns;
 using InlineSigner.Protocol.Wire;
 using InlineSigner.Zones;
 

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using ARSoft.Tools.Net;
 using ARSoft.Tools.Net.Dns;
-using InlineSigner.Protocol.Tests.Support;
+using InlineSigner.Tests.Shared.Dns;
 using InlineSigner.Protocol.Tsig;
 using InlineSigner.Protocol.Wire;
 

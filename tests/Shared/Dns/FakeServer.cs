@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 
-namespace InlineSigner.Protocol.Tests.Support;
+namespace InlineSigner.Tests.Shared.Dns;
 
 /// <summary>One TCP connection of the fake server: the request it read, and ways to answer (well or badly).</summary>
 internal sealed class FakeConnection(NetworkStream stream, byte[] request, CancellationToken stopping)

@@ -3,7 +3,7 @@ using ARSoft.Tools.Net;
 using ARSoft.Tools.Net.Dns;
 using InlineSigner.Zones;
 
-namespace InlineSigner.Protocol.Tests.Support;
+namespace InlineSigner.Tests.Shared.Dns;
 
 /// <summary>Hand-assembled DNS messages (uncompressed) and record sets for comparisons.</summary>
 internal static class Messages
