@@ -11,7 +11,7 @@ namespace InlineSigner.Server.Inbound;
 
 /// <summary>
 /// NOTIFY from hidden primaries (RFC 1996): accepted only for a zone we follow and only from its configured primary's
-/// address (and, when the zone has a TSIG key for its primary, only when signed with it). An accepted NOTIFY is answered
+/// address (and, when it is TSIG-signed, only when the signature is good with the zone's key). An accepted NOTIFY is answered
 /// at once (same ID, opcode NOTIFY, AA, the question echoed) and starts an SOA check; anything else is REFUSED and
 /// counted. The answer never waits for the transfer.
 /// </summary>
@@ -62,8 +62,10 @@ public sealed class NotifyReceiver(IReadOnlyDictionary<DomainName, PrimaryFollow
             var keys = new Dictionary<DomainName, TsigKey>(CanonicalNameComparer.Instance) { [key.Name] = key };
             var wire = request.Wire.ToArray();
             var check = TsigServer.Verify(wire, wire.Length, keys, _time.GetUtcNow(), _time);
-            if (check is not { Verified: true }) { result = "refused_tsig"; return ReturnCode.Refused; }
-            signer = check.Signer;
+            // A signed NOTIFY must verify; an unsigned one from the primary's address is taken, as BIND takes them (it
+            // signs NOTIFY only when told to): it only triggers an SOA query, which is itself signed.
+            if (check is { Verified: false }) { result = "refused_tsig"; return ReturnCode.Refused; }
+            signer = check?.Signer;
         }
         result = "accepted";
         return ReturnCode.NoError;
