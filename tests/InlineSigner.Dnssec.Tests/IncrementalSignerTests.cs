@@ -392,5 +392,13 @@ public sealed class IncrementalSignerTests
             IncrementalSigner.SignFullAsync(BaseZone(), 1, policy, keys.Keys, Now, null, CancellationToken.None));
         Assert.Contains("SOA EXPIRE (14d)", error.Message, StringComparison.Ordinal);
         Assert.Contains("at least 29d", error.Message, StringComparison.Ordinal);
+
+        // A change that raises SOA EXPIRE beyond what the validity can keep is refused too, before anything is signed.
+        var run = await Run.StartAsync(keys, Policy("nsec", zonemd: false));
+        var soa = (SoaRecord)run.Unsigned.Find(Origin, RecordType.Soa)!.Records[0];
+        var longer = run.Unsigned.With(RRset.Create([new SoaRecord(Origin, 3600, soa.MasterName, soa.ResponsibleName, soa.SerialNumber + 1,
+            soa.RefreshInterval, soa.RetryInterval, (int)TimeSpan.FromDays(30).TotalSeconds, soa.NegativeCachingTTL)]));
+        await Assert.ThrowsAsync<SigningPolicyException>(() =>
+            IncrementalSigner.ApplyAsync(run.Signed, run.Unsigned, longer, 101, run.Policy, keys.Keys, Now, CancellationToken.None));
     }
 }
