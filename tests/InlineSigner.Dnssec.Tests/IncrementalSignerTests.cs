@@ -347,7 +347,7 @@ public sealed class IncrementalSignerTests
     public async Task The_signed_serial_must_move_forward_when_the_zone_changes()
     {
         using var keys = new TestKeys();
-        var run = await Run.StartAsync(keys, Policy("nsec", zonemd: false));
+        var run = await Run.StartAsync(keys, Policy("nsec", zonemd: true));
         var next = run.Unsigned.With(Set("www TXT \"x\""));
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
             IncrementalSigner.ApplyAsync(run.Signed, run.Unsigned, next, 100, run.Policy, keys.Keys, Now, CancellationToken.None));

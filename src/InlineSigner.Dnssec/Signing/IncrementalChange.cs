@@ -90,7 +90,8 @@ internal sealed class IncrementalChange
         var signatures = await ZoneSigner.SignJobsAsync(_jobs, _policy.BatchSize, null, cancellationToken);
         var zone = _signed.WithChanges(Upserts(signatures, out var removals), removals);
         var jobs = _jobs.AsEnumerable();
-        if (_policy.ZoneMdAlgorithms.Count > 0)
+        // An unchanged zone keeps its digest (hashing the zone again would give the same one).
+        if (_policy.ZoneMdAlgorithms.Count > 0 && (!ReferenceEquals(zone.Nodes, _signed.Nodes) || _signed.Find(_origin, RecordType.ZoneMD) is null))
         {
             var (withDigest, zonemdJobs) = await IncrementalSigner.SignZoneMdAsync(zone, _policy, _keys, _now, cancellationToken);
             zone = withDigest;
