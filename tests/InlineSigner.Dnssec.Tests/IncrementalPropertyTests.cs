@@ -35,9 +35,19 @@ public sealed class IncrementalPropertyTests
 
         for (int step = 1; step <= Steps; step++)
         {
-            var (next, kind) = Edit(unsigned, random);
-            kinds.Add(kind);
+            // Mostly one edit per step, as after a NOTIFY for a single update; now and then several, as in a larger IXFR.
+            var next = unsigned;
+            var kind = "";
+            for (int edits = random.Next(4) == 0 ? random.Next(2, 6) : 1; edits > 0; edits--)
+            {
+                var (edited, what) = Edit(next, random);
+                kinds.Add(what);
+                next = edited;
+                kind += (kind.Length > 0 ? ", " : "") + what;
+            }
             next = BumpSerial(next);
+            // Now and then the new version comes from a file, not derived from the old one: the diff walks both zones.
+            if (step % 10 == 0) next = Zone.FromRecords(Origin, next.Records);
             serial++;
             var context = $"{denial} step {step} ({kind})";
             var change = await IncrementalSigner.ApplyAsync(signed, unsigned, next, serial, policy, keys.Keys, now, CancellationToken.None);

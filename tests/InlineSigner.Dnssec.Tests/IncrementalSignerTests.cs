@@ -347,7 +347,7 @@ public sealed class IncrementalSignerTests
     public async Task The_signed_serial_must_move_forward_when_the_zone_changes()
     {
         using var keys = new TestKeys();
-        var run = await Run.StartAsync(keys, Policy("nsec", zonemd: false));
+        var run = await Run.StartAsync(keys, Policy("nsec", zonemd: true));
         var next = run.Unsigned.With(Set("www TXT \"x\""));
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
             IncrementalSigner.ApplyAsync(run.Signed, run.Unsigned, next, 100, run.Policy, keys.Keys, Now, CancellationToken.None));
@@ -392,5 +392,13 @@ public sealed class IncrementalSignerTests
             IncrementalSigner.SignFullAsync(BaseZone(), 1, policy, keys.Keys, Now, null, CancellationToken.None));
         Assert.Contains("SOA EXPIRE (14d)", error.Message, StringComparison.Ordinal);
         Assert.Contains("at least 29d", error.Message, StringComparison.Ordinal);
+
+        // A change that raises SOA EXPIRE beyond what the validity can keep is refused too, before anything is signed.
+        var run = await Run.StartAsync(keys, Policy("nsec", zonemd: false));
+        var soa = (SoaRecord)run.Unsigned.Find(Origin, RecordType.Soa)!.Records[0];
+        var longer = run.Unsigned.With(RRset.Create([new SoaRecord(Origin, 3600, soa.MasterName, soa.ResponsibleName, soa.SerialNumber + 1,
+            soa.RefreshInterval, soa.RetryInterval, (int)TimeSpan.FromDays(30).TotalSeconds, soa.NegativeCachingTTL)]));
+        await Assert.ThrowsAsync<SigningPolicyException>(() =>
+            IncrementalSigner.ApplyAsync(run.Signed, run.Unsigned, longer, 101, run.Policy, keys.Keys, Now, CancellationToken.None));
     }
 }

@@ -65,7 +65,10 @@ internal sealed class IncrementalChange
 
     public async Task<SignedChange> RunAsync(CancellationToken cancellationToken)
     {
-        var touched = CollectDataChanges();
+        var touched = CollectDataChanges(out int maxTtl);
+        // The zone's largest TTL is only known for what changes (finding it costs a walk of the zone); the full sign
+        // and every refresh check the whole zone.
+        _policy.Schedule.EnsureRefreshable(IncrementalSigner.SoaExpire(_soa), TimeSpan.FromSeconds(Math.Max(maxTtl, _policy.DnsKeyTtl ?? _soa.Ttl)));
         var candidates = Candidates(touched);
         if (_policy.Nsec3 is { } settings)
         {
@@ -87,7 +90,8 @@ internal sealed class IncrementalChange
         var signatures = await ZoneSigner.SignJobsAsync(_jobs, _policy.BatchSize, null, cancellationToken);
         var zone = _signed.WithChanges(Upserts(signatures, out var removals), removals);
         var jobs = _jobs.AsEnumerable();
-        if (_policy.ZoneMdAlgorithms.Count > 0)
+        // An unchanged zone keeps its digest (hashing the zone again would give the same one).
+        if (_policy.ZoneMdAlgorithms.Count > 0 && (!ReferenceEquals(zone.Nodes, _signed.Nodes) || _signed.Find(_origin, RecordType.ZoneMD) is null))
         {
             var (withDigest, zonemdJobs) = await IncrementalSigner.SignZoneMdAsync(zone, _policy, _keys, _now, cancellationToken);
             zone = withDigest;
@@ -97,10 +101,11 @@ internal sealed class IncrementalChange
         return IncrementalSigner.Result(_signed, zone, all.Count, IncrementalSigner.CountRRsets(all), _ignored, null);
     }
 
-    /// <summary>Pass 1: the unsigned diff as data edits of S; returns the owners it touches.</summary>
-    private HashSet<DomainName> CollectDataChanges()
+    /// <summary>Pass 1: the unsigned diff as data edits of S; returns the owners it touches and the largest TTL it brings.</summary>
+    private HashSet<DomainName> CollectDataChanges(out int maxTtl)
     {
         var touched = new HashSet<DomainName>(Names);
+        maxTtl = _soa.Ttl;
         foreach (var change in ZoneDiff.Compute(_old, _new).Changes)
         {
             if (ZoneSigner.SignerOwnedTypes.Contains(change.Type))
@@ -118,6 +123,7 @@ internal sealed class IncrementalChange
             }
             _data[(change.Owner, change.Type)] = change.New;
             touched.Add(change.Owner);
+            if (change.New is not null) maxTtl = Math.Max(maxTtl, change.New.Ttl);
         }
         if (_policy.ZoneMdAlgorithms.Count == 0 && _signed.Find(_origin, RecordType.ZoneMD) is not null)
             _data[(_origin, RecordType.ZoneMD)] = null; // the policy no longer asks for ZONEMD

@@ -79,7 +79,8 @@ public static class IncrementalSigner
     public static async Task<SignedChange?> RefreshAsync(Zone signed, uint signedSerial, SigningPolicy policy, ZoneKeys keys, DateTimeOffset now,
         int maxRRsets, CancellationToken cancellationToken)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(maxRRsets);
+        // At least one: a batch that re-signed only the SOA would leave everything due and the scheduler spinning.
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRRsets, 1);
         var origin = signed.Origin;
         var oldSoa = RequireSoa(signed);
         if (!SerialGreater(signedSerial, signed.Serial))
@@ -207,7 +208,7 @@ public static class IncrementalSigner
     private static RRset RequireSoa(Zone zone) =>
         zone.Find(zone.Origin, RecordType.Soa) ?? throw new InvalidOperationException($"zone {zone.Origin} has no SOA");
 
-    private static TimeSpan SoaExpire(RRset soa) => TimeSpan.FromSeconds(((SoaRecord)soa.Records[0]).ExpireInterval);
+    internal static TimeSpan SoaExpire(RRset soa) => TimeSpan.FromSeconds(((SoaRecord)soa.Records[0]).ExpireInterval);
 
     private static bool SameName(DomainName a, DomainName b) => CanonicalNameComparer.Instance.Equals(a, b);
 
