@@ -84,3 +84,62 @@ public sealed class ZoneFileServingTests
         Assert.Equal(garbage, File.ReadAllBytes(database));
     }
 }
+
+/// <summary>Signature refresh in the running daemon, on a schedule shrunk to seconds.</summary>
+public sealed class SignatureRefreshTests
+{
+    [Fact]
+    public async Task Signatures_are_refreshed_in_bounded_batches_and_never_served_with_less_than_expire_plus_ttl_left()
+    {
+        using var dir = new TempDirectory();
+        var zoneFile = dir.File("refresh.test");
+        var text = new System.Text.StringBuilder("$ORIGIN refresh.test.\n$TTL 5\n@ SOA ns1 hostmaster 1 3600 600 5 5\n@ NS ns1\nns1 A 192.0.2.1\n");
+        for (int i = 0; i < 40; i++) text.Append(System.Globalization.CultureInfo.InvariantCulture, $"h{i} A 198.51.100.{i}\n");
+        File.WriteAllText(zoneFile, text.ToString());
+        await using var signer = await SignerProcess.StartAsync(new JsonObject
+        {
+            ["Name"] = "refresh.test",
+            ["ZoneFile"] = zoneFile,
+            ["AllowTransfer"] = new JsonArray("127.0.0.0/8"),
+            ["SignatureValidity"] = "40",
+            ["SignatureRefresh"] = "16",
+            ["SignatureJitter"] = "4",
+            ["RefreshBatch"] = 10,
+        });
+        await signer.WaitForLogAsync(@"serial 1: committed \(full", TimeSpan.FromSeconds(60));
+
+        // SOA EXPIRE (5 s) + the largest TTL (5 s): the least validity any served signature may have.
+        const long floor = 10;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(45))
+        {
+            var zone = await signer.AxfrToFileAsync("refresh.test", dir.File("sample.txt"));
+            long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            foreach (var line in zone.Split('\n').Where(l => l.Contains("\tRRSIG\t", StringComparison.Ordinal)))
+            {
+                var expiration = line.Split('\t')[^1].Split(' ')[4];
+                long expires = DateTimeOffset.ParseExact(expiration, "yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture,
+                    System.Globalization.DateTimeStyles.AssumeUniversal).ToUnixTimeSeconds();
+                Assert.True(expires - now >= floor, $"served a signature with {expires - now} s left: {line}");
+            }
+            await Task.Delay(1500);
+        }
+        var batches = System.Text.RegularExpressions.Regex.Matches(signer.Log, @"signature refresh committed: (\d+) signature\(s\) over (\d+) RRset\(s\)");
+        Assert.True(batches.Count >= 3, signer.Log);
+        // Bounded: each batch re-signs at most 10 RRsets besides the SOA.
+        Assert.All(batches, b => Assert.InRange(int.Parse(b.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture), 1, 11));
+        await signer.AxfrToFileAsync("refresh.test", dir.File("final.signed"));
+        var verify = await ExternalTool.RunAsync("dnssec-verify", "-o", "refresh.test", dir.File("final.signed"));
+        Assert.True(verify.ExitCode == 0, verify.All);
+        var metrics = await signer.MetricsAsync();
+        // Read after the log: refreshing goes on meanwhile, so the counter is at least what the log showed.
+        Assert.True(SignerProcess.Metric(metrics, "inline_signer_zone_versions_total{zone=\"refresh.test.\",cause=\"refresh\"}") >= batches.Count);
+
+        // `inline-signer status` reads the running daemon.
+        var status = await SignerProcess.RunCliAsync(["status", "--control", $"127.0.0.1:{signer.ControlPort}"]);
+        Assert.True(status.ExitCode == 0, status.All);
+        Assert.Contains("zone refresh.test.", status.Output);
+        Assert.Matches(@"signed serial \d+", status.Output);
+        Assert.Contains("/ED25519/KSK", status.Output);
+    }
+}

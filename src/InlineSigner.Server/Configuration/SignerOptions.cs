@@ -86,6 +86,12 @@ public sealed class ZoneOptions
     /// <summary>Signature lifetime, e.g. "30d"; must exceed SOA EXPIRE + the largest TTL + the refresh margin.</summary>
     public string? SignatureValidity { get; set; }
 
+    /// <summary>Re-sign a signature at the latest this long before it expires (default 5d; never less than SOA EXPIRE + the largest TTL).</summary>
+    public string? SignatureRefresh { get; set; }
+
+    /// <summary>Largest extra lifetime spread over RRsets so that their signatures do not all expire at once (default 12h).</summary>
+    public string? SignatureJitter { get; set; }
+
     /// <summary>Cluster key ids to sign with (default: every key recorded for the zone in the key store).</summary>
     public List<string> KeyIds { get; set; } = [];
 

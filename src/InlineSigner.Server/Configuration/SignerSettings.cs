@@ -174,13 +174,22 @@ public sealed class SignerSettings
         List<byte> zonemd;
         try { zonemd = options.ZoneMd.Select(ZoneMd.ParseAlgorithm).Distinct().ToList(); }
         catch (Exception e) when (e is ArgumentException or FormatException) { throw new SignerConfigurationException($"{where}:ZoneMd: {e.Message}", e); }
-        var schedule = new SignatureSchedule();
-        if (options.SignatureValidity is { } validity)
+        TimeSpan? Period(string? text, string field, bool zeroAllowed = false)
         {
-            if (!PresentationFormat.TryParsePeriod(validity, out var seconds) || seconds <= 0)
-                throw new SignerConfigurationException($"{where}:SignatureValidity '{validity}' is not a period such as 30d");
-            schedule = schedule with { Validity = TimeSpan.FromSeconds(seconds) };
+            if (text is null) return null;
+            if (!PresentationFormat.TryParsePeriod(text, out var seconds) || seconds < 0 || (seconds == 0 && !zeroAllowed))
+                throw new SignerConfigurationException($"{where}:{field} '{text}' is not a period such as 30d, 12h or 3600");
+            return TimeSpan.FromSeconds(seconds);
         }
+        var defaults = new SignatureSchedule();
+        var schedule = defaults with
+        {
+            Validity = Period(options.SignatureValidity, "SignatureValidity") ?? defaults.Validity,
+            Refresh = Period(options.SignatureRefresh, "SignatureRefresh") ?? defaults.Refresh,
+            Jitter = Period(options.SignatureJitter, "SignatureJitter", zeroAllowed: true) ?? defaults.Jitter,
+        };
+        if (schedule.Refresh >= schedule.Validity)
+            throw new SignerConfigurationException($"{where}: SignatureRefresh must be shorter than SignatureValidity");
         var serial = options.SerialPolicy.ToLowerInvariant() switch
         {
             "keep" => SerialPolicyKind.Keep,
