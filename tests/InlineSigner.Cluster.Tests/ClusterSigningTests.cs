@@ -138,6 +138,17 @@ public sealed class ClusterSigningTests
     }
 
     [Fact]
+    public async Task Nodes_listen_and_sign_over_ipv6()
+    {
+        using var cluster = LocalCluster.Start(3, 2, "::1", null);
+        for (int id = 1; id <= 3; id++) Assert.StartsWith("tcp://[::1]:", cluster.NodeConfig(id).File.Listen.Single());
+        using var client = cluster.Client();
+        var record = await RsaKeyAsync(client);
+        var inputs = Inputs(20);
+        AssertRsaSignatures(record, inputs, await new ClusterSigner(client, record).SignAsync(inputs, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Frost_signing_below_threshold_fails_with_the_nodes_named()
     {
         using var cluster = LocalCluster.Start(3, 2);

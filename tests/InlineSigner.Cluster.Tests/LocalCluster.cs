@@ -32,11 +32,15 @@ internal sealed class LocalCluster : IDisposable
     public static LocalCluster Start(int n, int t, params int[] lyingNodes) => Start(n, t, null, lyingNodes);
 
     /// <summary>Like <see cref="Start(int, int, int[])"/>, with every node's configuration file changed by <paramref name="configure"/> first.</summary>
-    public static LocalCluster Start(int n, int t, Func<NodeConfigFile, NodeConfigFile>? configure, params int[] lyingNodes)
+    public static LocalCluster Start(int n, int t, Func<NodeConfigFile, NodeConfigFile>? configure, params int[] lyingNodes) =>
+        Start(n, t, "127.0.0.1", configure, lyingNodes);
+
+    /// <summary>A cluster whose nodes listen on, and are reached at, <paramref name="host"/> (e.g. "::1").</summary>
+    public static LocalCluster Start(int n, int t, string host, Func<NodeConfigFile, NodeConfigFile>? configure, params int[] lyingNodes)
     {
         var directory = new TempDirectory("inline-signer-cluster-");
         var ports = FreePorts.GetRange(n);
-        var generated = ClusterSetup.GenerateCluster(directory.Path, n, t, ports[0]);
+        var generated = ClusterSetup.GenerateCluster(directory.Path, n, t, ports[0], host);
         if (configure is not null)
             foreach (var path in generated.NodeConfigPaths)
             {

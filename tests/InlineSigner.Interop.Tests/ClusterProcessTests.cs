@@ -68,6 +68,12 @@ public sealed class ClusterProcessTests
         Assert.True(sign.ExitCode == 0, sign.All);
         await AssertValidatorsAcceptAsync(degraded, singleKey: true);
 
+        // export-public prints what generate wrote; delete removes the key from every node still up and the key store.
+        var export = await CliTests.RunCli("keys", "export-public", "--cluster", nodes.ClusterJson, "--key-id", ksk.KeyId);
+        Assert.True(export.ExitCode == 0, export.All);
+        Assert.Equal(File.ReadAllText(nodes.Directory.File(ksk.KeyId + ".dnskey")).Trim(), export.Output.Split('\n')[0].Trim());
+        Assert.Contains("\tDS\t", export.Output);
+
         nodes.Kill(2);
         var failed = nodes.Directory.File("three-down.signed");
         var clock = Stopwatch.StartNew();
@@ -78,6 +84,12 @@ public sealed class ClusterProcessTests
         foreach (var down in new[] { 1, 2, 4 }) Assert.Contains($"node {down} (tcp://127.0.0.1:{nodes.BasePort + down - 1})", sign.Error);
         Assert.False(File.Exists(failed));
         Assert.Empty(Directory.GetFiles(nodes.Directory.Path, "three-down*"));
+
+        var delete = await CliTests.RunCli("keys", "delete", "--cluster", nodes.ClusterJson, "--key-id", zsk.KeyId);
+        Assert.NotEqual(0, delete.ExitCode); // three nodes are down: their shares could not be deleted, and it says so
+        Assert.Contains("deleted on 2 of 5 nodes", delete.Output);
+        var after = await CliTests.RunCli("keys", "list", "--cluster", nodes.ClusterJson);
+        Assert.DoesNotContain(zsk.KeyId + "\texample.com.", after.Output);
     }
 
     [Fact]

@@ -68,7 +68,11 @@ public sealed partial class ClusterClient
             // A signer that does not answer within a few times its usual time is replaced by another set, so one dead
             // node (whose last messages vanished into a connection not yet seen closing) costs a round, not the call.
             // Each round that timed out doubles the next one's patience: a loaded machine is not a dead node.
-            var roundTimeout = TimeSpan.FromMilliseconds(Math.Max(1000, 2 * HedgeDelay(signers, batch.Count).TotalMilliseconds) * (1 << Math.Min(slowRounds, 6)));
+            // The floor is a quarter of the request timeout: a node that died is noticed at once by its dropped
+            // connection, so the round timeout only has to catch a node that is alive but stuck — and must not mistake
+            // a machine that is merely busy for that.
+            double floor = Math.Max(1000, RequestTimeout.TotalMilliseconds / 4);
+            var roundTimeout = TimeSpan.FromMilliseconds(Math.Max(floor, 2 * HedgeDelay(signers, batch.Count).TotalMilliseconds) * (1 << Math.Min(slowRounds, 6)));
             Dictionary<int, FrostAnswer>? shares;
             Dictionary<int, string> failed;
             HashSet<int> timedOut, staleNonces;
