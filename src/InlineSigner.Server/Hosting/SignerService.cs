@@ -95,8 +95,9 @@ public sealed class SignerService : IHostedService, IAsyncDisposable
             await StartZoneAsync(zone, cancellationToken);
         }
         var journal = new StoreJournal(_store);
-        var transfers = new ZoneTransferServer(_catalog, AclFor, journal, new TsigVerifier(settings.TsigKeys.Values, _time), _metrics);
-        var dispatcher = new DnsRequestDispatcher(new QueryResponder(_catalog), transfers, new NotifyRouter(this), _metrics);
+        var tsig = new TsigVerifier(settings.TsigKeys.Values, _time);
+        var transfers = new ZoneTransferServer(_catalog, AclFor, journal, tsig, _metrics);
+        var dispatcher = new DnsRequestDispatcher(new QueryResponder(_catalog), transfers, new NotifyRouter(this), _metrics, tsig);
         _listener = new DnsListener(dispatcher, new DnsListenerOptions
         {
             Endpoints = settings.Listen.ToList(),
