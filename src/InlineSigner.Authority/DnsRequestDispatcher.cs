@@ -16,13 +16,18 @@ public sealed class DnsRequestDispatcher
     private readonly ITransferHandler? _transfers;
     private readonly INotifyHandler? _notifies;
     private readonly IDnsMetrics _metrics;
+    private readonly ITsigVerifier? _tsig;
 
-    public DnsRequestDispatcher(QueryResponder responder, ITransferHandler? transfers = null, INotifyHandler? notifies = null, IDnsMetrics? metrics = null)
+    /// <param name="tsig">Checks TSIG on ordinary queries and signs their answers; without it a signed query is
+    /// answered unsigned, which a secondary with a key for us rejects (BIND: "expected a TSIG or SIG(0)").</param>
+    public DnsRequestDispatcher(QueryResponder responder, ITransferHandler? transfers = null, INotifyHandler? notifies = null, IDnsMetrics? metrics = null,
+        ITsigVerifier? tsig = null)
     {
         _responder = responder ?? throw new ArgumentNullException(nameof(responder));
         _transfers = transfers;
         _notifies = notifies;
         _metrics = metrics ?? NoMetrics.Instance;
+        _tsig = tsig;
     }
 
     public IDnsMetrics Metrics => _metrics;
@@ -46,7 +51,7 @@ public sealed class DnsRequestDispatcher
         catch (Exception)
 #pragma warning restore CA1031
         {
-            await SendAsync(QueryResponder.FormatErrorFor(packet)!, null, transport, responses, cancellationToken).ConfigureAwait(false);
+            await SendAsync(QueryResponder.FormatErrorFor(packet)!, null, transport, responses, null, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -59,7 +64,7 @@ public sealed class DnsRequestDispatcher
                 await _notifies.HandleAsync(new DnsRequest(message, packet, transport, remote, local), responses, cancellationToken).ConfigureAwait(false);
                 return;
             }
-            await SendAsync(Refusal(message, ReturnCode.Refused), qtype, transport, responses, cancellationToken).ConfigureAwait(false);
+            await SendAsync(Refusal(message, ReturnCode.Refused), qtype, transport, responses, null, cancellationToken).ConfigureAwait(false);
             return;
         }
         if (opcode == OperationCode.Query && qtype is RecordType.Axfr or RecordType.Ixfr && message.IsQuery)
@@ -69,7 +74,19 @@ public sealed class DnsRequestDispatcher
                 await _transfers.HandleAsync(new DnsRequest(message, packet, transport, remote, local), responses, cancellationToken).ConfigureAwait(false);
                 return;
             }
-            await SendAsync(Refusal(message, ReturnCode.Refused), qtype, transport, responses, cancellationToken).ConfigureAwait(false);
+            await SendAsync(Refusal(message, ReturnCode.Refused), qtype, transport, responses, null, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        // RFC 8945 §5.3: a signed query gets a signed answer (secondaries sign the SOA query of every refresh and check
+        // the answer's signature before they transfer); a signature that fails gets the TSIG error instead of data
+        // (§5.2). Only a request with additional records can carry TSIG, so unsigned queries cost nothing more.
+        TsigCheck? tsig = _tsig is not null && (packet[10] | packet[11]) != 0
+            ? _tsig.Check(new DnsRequest(message, packet, transport, remote, local))
+            : null;
+        if (tsig is { Verified: false })
+        {
+            var code = tsig.Error == ReturnCode.FormatError ? ReturnCode.FormatError : ReturnCode.NotAuthoritive;
+            await SendAsync(Refusal(message, code), qtype, transport, responses, tsig.Signer, cancellationToken).ConfigureAwait(false);
             return;
         }
         var response = _responder.Respond(message);
@@ -78,7 +95,7 @@ public sealed class DnsRequestDispatcher
             _metrics.Dropped(DropReason.Unreadable, transport);
             return;
         }
-        await SendAsync(response, qtype, transport, responses, cancellationToken).ConfigureAwait(false);
+        await SendAsync(response, qtype, transport, responses, tsig?.Signer, cancellationToken).ConfigureAwait(false);
     }
 
     private static DnsResponse Refusal(DnsMessage message, ReturnCode code) => new()
@@ -90,13 +107,18 @@ public sealed class DnsRequestDispatcher
         ReturnCode = code,
     };
 
-    private async ValueTask SendAsync(DnsResponse response, RecordType? qtype, DnsTransport transport, IDnsResponseSink responses, CancellationToken cancellationToken)
+    private async ValueTask SendAsync(DnsResponse response, RecordType? qtype, DnsTransport transport, IDnsResponseSink responses, ITsigResponseSigner? signer,
+        CancellationToken cancellationToken)
     {
         int limit = transport == DnsTransport.Udp ? Math.Min(response.UdpSizeLimit, responses.MaxMessageSize) : responses.MaxMessageSize;
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(512, limit));
+        // Room for the TSIG record is kept out of the limit, so a signed answer is truncated before it overflows
+        // (RFC 8945 §5.3); the encoder never goes below 512 octets, as the transfer server's signed errors do not either.
+        int room = signer?.MaxTsigLength ?? 0;
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(512, limit) + room);
         try
         {
-            int length = ResponseEncoder.Encode(response, buffer, Math.Max(512, limit));
+            int length = ResponseEncoder.Encode(response, buffer, Math.Max(512, limit - room));
+            if (signer is not null) length = signer.Sign(buffer, length);
             _metrics.Answered(qtype, response.ReturnCode, transport, truncated: (buffer[2] & 0x02) != 0);
             await responses.SendAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
         }

@@ -65,6 +65,32 @@ public sealed class SignerProcess : IAsyncDisposable
         return signer;
     }
 
+    /// <summary>
+    /// A signer (not started) for several zones whose keys it makes itself on first start (GenerateKeys: a local Ed25519
+    /// KSK and ZSK per zone, written to <see cref="KeyDirectory"/>); <paramref name="configure"/> adds to the Signer section.
+    /// </summary>
+    public static SignerProcess Create(IEnumerable<JsonObject> zones, Action<JsonObject>? configure = null)
+    {
+        var directory = new TempDirectory("inline-signer-serve-");
+        var keys = directory.File("keys");
+        System.IO.Directory.CreateDirectory(keys);
+        var list = new JsonArray();
+        foreach (var zone in zones)
+        {
+            zone["GenerateKeys"] ??= "ed25519";
+            list.Add(zone);
+        }
+        var signer = new JsonObject { ["KeyDirectory"] = keys, ["Zones"] = list };
+        configure?.Invoke(signer);
+        return new SignerProcess(directory, new JsonObject { ["Signer"] = signer });
+    }
+
+    /// <summary>The local key directory (BIND-format key files).</summary>
+    public string KeyDirectory => Config["Signer"]!["KeyDirectory"]!.GetValue<string>();
+
+    /// <summary>True while the daemon's process runs.</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
     public void WriteConfig() => File.WriteAllText(ConfigPath, Config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
 
     /// <summary>Starts the daemon and waits until it serves DNS.</summary>

@@ -36,14 +36,15 @@ public sealed class BindServer : IAsyncDisposable
     }
 
     /// <summary>Starts named with <paramref name="configuration"/> (keys, zones) after the standard options; files the zones
-    /// need are written by <paramref name="prepare"/> into the directory first.</summary>
-    public static async Task<BindServer> StartAsync(string configuration, Action<TempDirectory> prepare, string extraOptions = "")
+    /// need are written by <paramref name="prepare"/> into the directory first. <paramref name="port"/>: a port from
+    /// <see cref="FreePorts"/> taken beforehand, when another server must know it first (a primary that NOTIFYs us).</summary>
+    public static async Task<BindServer> StartAsync(string configuration, Action<TempDirectory> prepare, string extraOptions = "", int? port = null)
     {
         var directory = new TempDirectory("named-");
         try
         {
             prepare(directory);
-            int port = FreePorts.Get();
+            port ??= FreePorts.Get();
             string d = directory.Path;
             var conf = $$"""
                 options {
@@ -51,7 +52,7 @@ public sealed class BindServer : IAsyncDisposable
                     pid-file "{{d}}/named.pid";
                     session-keyfile "{{d}}/session.key";
                     managed-keys-directory "{{d}}";
-                    listen-on port {{port.ToString(CultureInfo.InvariantCulture)}} { 127.0.0.1; };
+                    listen-on port {{port.Value.ToString(CultureInfo.InvariantCulture)}} { 127.0.0.1; };
                     listen-on-v6 { none; };
                     recursion no;
                     notify no;
@@ -85,7 +86,7 @@ public sealed class BindServer : IAsyncDisposable
             };
             process.BeginErrorReadLine();
             process.BeginOutputReadLine();
-            var server = new BindServer(directory, port, process, log);
+            var server = new BindServer(directory, port.Value, process, log);
             try
             {
                 var exited = process.WaitForExitAsync();

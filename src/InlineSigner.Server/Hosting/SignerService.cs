@@ -95,8 +95,9 @@ public sealed class SignerService : IHostedService, IAsyncDisposable
             await StartZoneAsync(zone, cancellationToken);
         }
         var journal = new StoreJournal(_store);
-        var transfers = new ZoneTransferServer(_catalog, AclFor, journal, new TsigVerifier(settings.TsigKeys.Values, _time), _metrics);
-        var dispatcher = new DnsRequestDispatcher(new QueryResponder(_catalog), transfers, new NotifyRouter(this), _metrics);
+        var tsig = new TsigVerifier(settings.TsigKeys.Values, _time);
+        var transfers = new ZoneTransferServer(_catalog, AclFor, journal, tsig, _metrics);
+        var dispatcher = new DnsRequestDispatcher(new QueryResponder(_catalog), transfers, new NotifyRouter(this), _metrics, tsig);
         _listener = new DnsListener(dispatcher, new DnsListenerOptions
         {
             Endpoints = settings.Listen.ToList(),
@@ -118,9 +119,10 @@ public sealed class SignerService : IHostedService, IAsyncDisposable
             _keys!.KeysFor(zone);
             return;
         }
-        catch (SignerConfigurationException)
+        catch (Exception e) when (e is SignerConfigurationException or FileNotFoundException or DirectoryNotFoundException)
         {
-            // no keys yet: make them
+            // No keys yet: make them. The cluster says so with a configuration error; a local key directory with no key
+            // files for the zone (or no directory at all) says so with the I/O exception of KeyDirectory.Load.
         }
         _logger.LogInformation("zone {Zone}: no keys yet; generating a {Algorithm} KSK and ZSK", zone.Name, Dnssec.Keys.DnssecAlgorithms.Mnemonic(algorithm));
         if (_keys!.Client is { } client)
