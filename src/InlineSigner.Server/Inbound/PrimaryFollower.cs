@@ -104,7 +104,7 @@ public sealed class PrimaryFollower : IAsyncDisposable
     private async Task<bool> CheckAsync(DateTimeOffset? notifiedAt, CancellationToken cancellationToken)
     {
         var current = _pipeline.Unsigned;
-        _lastContact ??= _pipeline.Status().LastSigned; // after a restart, contact counts from the last committed version
+        _lastContact ??= _pipeline.LastCommitted; // after a restart, contact counts from the last committed version
         SoaRecord primarySoa;
         try
         {
@@ -134,13 +134,13 @@ public sealed class PrimaryFollower : IAsyncDisposable
         catch (DnsProtocolException e)
         {
             _logger.LogError("zone {Zone}: transfer from {Primary} failed; still serving signed serial {Served}: {Reason}", ZoneName, _primary.Endpoint,
-                _pipeline.Status().SignedSerial?.ToString() ?? "none", e.Message);
+                _pipeline.ServedSerial, e.Message);
             return false;
         }
         catch (UnsignedZoneRejectedException e)
         {
             _metrics.TransferIn(ZoneName, "zone", "rejected");
-            _logger.LogError("{Message}; still serving signed serial {Served}", e.Message, _pipeline.Status().SignedSerial?.ToString() ?? "none");
+            _logger.LogError("{Message}; still serving signed serial {Served}", e.Message, _pipeline.ServedSerial);
             return false;
         }
     }

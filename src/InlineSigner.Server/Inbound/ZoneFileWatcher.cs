@@ -96,7 +96,7 @@ public sealed class ZoneFileWatcher : IAsyncDisposable
         _seen = Stamp();
         if (_seen is null)
         {
-            _logger.LogError("zone {Zone}: zone file {File} is missing; still serving signed serial {Served}", zoneName, _source.Path, _pipeline.Status().SignedSerial?.ToString() ?? "none");
+            _logger.LogError("zone {Zone}: zone file {File} is missing; still serving signed serial {Served}", zoneName, _source.Path, _pipeline.ServedSerial);
             return;
         }
         Zone zone;
@@ -108,7 +108,7 @@ public sealed class ZoneFileWatcher : IAsyncDisposable
         catch (Exception e) when (e is ZoneFileException or IOException or UnauthorizedAccessException or FormatException)
         {
             _metrics.TransferIn(zoneName, "file", "rejected");
-            _logger.LogError("zone {Zone}: {Message}; still serving signed serial {Served}", zoneName, e.Message, _pipeline.Status().SignedSerial?.ToString() ?? "none");
+            _logger.LogError("zone {Zone}: {Message}; still serving signed serial {Served}", zoneName, e.Message, _pipeline.ServedSerial);
             return;
         }
         foreach (var warning in warnings) _logger.LogWarning("zone {Zone}: {Warning}", zoneName, warning.ToString());
@@ -131,7 +131,7 @@ public sealed class ZoneFileWatcher : IAsyncDisposable
         catch (UnsignedZoneRejectedException e)
         {
             _metrics.TransferIn(zoneName, "file", "rejected");
-            _logger.LogError("{Message}; still serving signed serial {Served}", e.Message, _pipeline.Status().SignedSerial?.ToString() ?? "none");
+            _logger.LogError("{Message}; still serving signed serial {Served}", e.Message, _pipeline.ServedSerial);
         }
     }
 

@@ -90,6 +90,12 @@ public sealed class ZonePipeline : IAsyncDisposable
 
     public uint? UnsignedSerial => _unsignedSerial;
 
+    /// <summary>When the version being served was committed (null before the first).</summary>
+    public DateTimeOffset? LastCommitted => _lastSigned;
+
+    /// <summary>The serial being served, for log lines ("none" before the first version).</summary>
+    public string ServedSerial => _signedSerial?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none";
+
     /// <summary>Longest wait between retries of a change that could not be signed.</summary>
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(60);
 
