@@ -1,8 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Text;
-using InlineSigner.Tests.Shared;
 
 namespace InlineSigner.Tests.Shared;
 
@@ -12,28 +9,20 @@ namespace InlineSigner.Tests.Shared;
 /// </summary>
 public sealed class BindServer : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly StringBuilder _log;
+    private readonly ForegroundProcess _process;
 
-    private BindServer(TempDirectory directory, int port, Process process, StringBuilder log)
+    private BindServer(TempDirectory directory, int port, ForegroundProcess process)
     {
         Directory = directory;
         Port = port;
         _process = process;
-        _log = log;
     }
 
     public TempDirectory Directory { get; }
     public int Port { get; }
     public IPEndPoint Endpoint => new(IPAddress.Loopback, Port);
 
-    public string Log
-    {
-        get
-        {
-            lock (_log) return _log.ToString();
-        }
-    }
+    public string Log => _process.Log;
 
     /// <summary>Starts named with <paramref name="configuration"/> (keys, zones) after the standard options; files the zones
     /// need are written by <paramref name="prepare"/> into the directory first. <paramref name="port"/>: a port from
@@ -63,69 +52,13 @@ public sealed class BindServer : IAsyncDisposable
                 {{configuration}}
                 """;
             await File.WriteAllTextAsync(directory.File("named.conf"), conf);
-            var start = new ProcessStartInfo(ExternalTool.Find("named"))
-            {
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-                UseShellExecute = false,
-            };
-            foreach (var argument in new[] { "-g", "-c", directory.File("named.conf"), "-n", "1" }) start.ArgumentList.Add(argument);
-            var log = new StringBuilder();
-            var process = Process.Start(start) ?? throw new InvalidOperationException("could not start named");
-            var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            process.ErrorDataReceived += (_, e) =>
-            {
-                if (e.Data is null) return;
-                lock (log) log.AppendLine(e.Data);
-                if (e.Data.Contains(" running", StringComparison.Ordinal)) running.TrySetResult();
-            };
-            process.OutputDataReceived += (_, e) =>
-            {
-                if (e.Data is null) return;
-                lock (log) log.AppendLine(e.Data);
-            };
-            process.BeginErrorReadLine();
-            process.BeginOutputReadLine();
-            var server = new BindServer(directory, port.Value, process, log);
-            try
-            {
-                var exited = process.WaitForExitAsync();
-                var first = await Task.WhenAny(running.Task, exited, Task.Delay(TimeSpan.FromSeconds(60)));
-                if (first != running.Task)
-                    throw new InvalidOperationException($"named did not start (exited: {process.HasExited}):\n{server.Log}");
-                await server.WaitForTcpAsync();
-            }
-            catch
-            {
-                await server.DisposeAsync();
-                throw;
-            }
-            return server;
+            var process = await ForegroundProcess.StartAsync("named", ["-g", "-c", directory.File("named.conf"), "-n", "1"], " running", port.Value, d);
+            return new BindServer(directory, port.Value, process);
         }
         catch
         {
             directory.Dispose();
             throw;
-        }
-    }
-
-    /// <summary>named logs "running" as its listeners are being set up: wait until TCP connections are accepted, so the
-    /// first test does not meet a refused connection.</summary>
-    private async Task WaitForTcpAsync()
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-            try
-            {
-                await probe.ConnectAsync(Endpoint);
-                return;
-            }
-            catch (System.Net.Sockets.SocketException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(50);
-            }
         }
     }
 
@@ -144,20 +77,10 @@ public sealed class BindServer : IAsyncDisposable
     {
         try
         {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                await _process.WaitForExitAsync(wait.Token);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // already gone
+            await _process.DisposeAsync();
         }
         finally
         {
-            _process.Dispose();
             Directory.Dispose();
         }
     }

@@ -2,12 +2,12 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using InlineSigner.Tests.Shared;
 
-namespace InlineSigner.Server.Tests.Support;
+
+namespace InlineSigner.Tests.Shared;
 
 /// <summary>
-/// A DNS server (nsd, knotd) run in the foreground as a child process of the test: its output is kept as its log, it
+/// A DNS server (named, nsd, knotd) run in the foreground as a child process of the test: its output is kept as its log, it
 /// counts as started once it has logged <c>readyText</c> and accepts TCP connections on its port, and disposal kills it
 /// with its children (nsd forks) and waits, also when the test failed.
 /// </summary>
