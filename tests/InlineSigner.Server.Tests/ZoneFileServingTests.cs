@@ -66,6 +66,32 @@ public sealed class ZoneFileServingTests
     }
 
     [Fact]
+    public async Task Dnssec_records_in_the_unsigned_input_are_dropped_counted_and_replaced_by_ours()
+    {
+        using var dir = new TempDirectory();
+        // Someone else's signed zone as our "unsigned" input: their DNSKEYs, RRSIGs, NSEC3 chain and ZONEMD must all go.
+        var theirKeys = dir.File("their-keys");
+        Assert.Equal(0, (await SignerProcess.RunCliAsync(["keys", "generate", "--zone", "example.com", "--algorithm", "ecdsap256sha256", "--dir", theirKeys])).ExitCode);
+        var input = dir.File("example.com");
+        var sign = await SignerProcess.RunCliAsync(["sign", "--zone", "example.com", "--in", RepositoryPaths.Zone("example.com"), "--out", input,
+            "--key-dir", theirKeys, "--nsec3", "--zonemd", "sha384", "-q"]);
+        Assert.True(sign.ExitCode == 0, sign.All);
+        int upstream = File.ReadAllLines(input).Count(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"\t(RRSIG|NSEC3|NSEC3PARAM|DNSKEY|ZONEMD)\t"));
+        await using var signer = await SignerProcess.StartAsync(new JsonObject { ["Name"] = "example.com", ["ZoneFile"] = input, ["AllowTransfer"] = new JsonArray("127.0.0.0/8") });
+        await signer.WaitForLogAsync(@"committed \(full", TimeSpan.FromSeconds(60));
+        var served = await signer.AxfrToFileAsync("example.com", dir.File("ours.signed"));
+        await AssertValidAsync(dir.File("ours.signed"));
+        var dnskeys = served.Split('\n').Where(l => l.Contains("\tDNSKEY\t", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, dnskeys.Count);
+        Assert.All(dnskeys, k => Assert.Contains(" 3 15 ", k)); // ours are Ed25519; theirs were ECDSA (13)
+        Assert.DoesNotContain("\tNSEC3\t", served);
+        Assert.DoesNotContain("\tZONEMD\t", served);
+        Assert.DoesNotContain(" 13 ", string.Join('\n', served.Split('\n').Where(l => l.Contains("\tRRSIG\t", StringComparison.Ordinal))));
+        var metrics = await signer.MetricsAsync();
+        Assert.Equal(upstream, SignerProcess.Metric(metrics, "inline_signer_upstream_dnssec_records_stripped_total{zone=\"example.com.\"}"));
+    }
+
+    [Fact]
     public async Task A_damaged_database_is_a_clear_startup_error_and_is_left_alone()
     {
         using var dir = new TempDirectory();
