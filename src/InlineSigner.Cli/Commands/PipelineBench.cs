@@ -125,8 +125,16 @@ internal static class PipelineBench
             var nodes = new List<BenchProcess>();
             try
             {
-                foreach (var task in generated.NodeConfigPaths.Select((path, i) => StartSelfAsync($"node {i + 1}", ["node", "run", "--config", path], " listening on ", TimeSpan.FromMinutes(2), ct)).ToList())
-                    nodes.Add(await task);
+                var starting = generated.NodeConfigPaths.Select((path, i) => StartSelfAsync($"node {i + 1}", ["node", "run", "--config", path], " listening on ", TimeSpan.FromMinutes(2), ct)).ToList();
+                try
+                {
+                    await Task.WhenAll(starting);
+                }
+                finally
+                {
+                    // Every node that did start is stopped below, also when another one failed to.
+                    nodes.AddRange(starting.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result));
+                }
                 using var client = ClusterClient.Create(generated.ClusterConfigPath);
                 await client.WaitForNodesAsync(5, TimeSpan.FromSeconds(60), ct);
                 var manager = new ClusterKeyManager(client);
