@@ -59,13 +59,23 @@ internal sealed class ZoneNode
 
     private readonly SignedRRset[] _sets; // ordered by type number; RRSIG is kept apart
 
-    private ZoneNode(DomainName name, NodeFlags flags, SignedRRset[] sets, RRset? signatures)
+    private ZoneNode(DomainName name, NodeFlags flags, SignedRRset[] sets, RRset? signatures,
+        ImmutableSortedDictionary<RecordType, RRset>? source = null)
     {
         Name = name;
         Flags = flags;
         _sets = sets;
         AllSignatures = signatures;
+        Source = source;
     }
+
+    /// <summary>The zone's RRsets this node was built from: a later version holding the very same (immutable) dictionary
+    /// for the name has the same node, so it can be reused with everything cached in it.</summary>
+    public ImmutableSortedDictionary<RecordType, RRset>? Source { get; }
+
+    /// <summary>This node for another version: the same RRsets (their cached wire form included), fresh NSEC3 links,
+    /// which that version sets. The hash depends on the name alone and is kept.</summary>
+    public ZoneNode ForNextVersion() => new(Name, Flags, _sets, AllSignatures, Source) { Nsec3Hash = Nsec3Hash };
 
     public DomainName Name { get; }
     public NodeFlags Flags { get; }
@@ -111,7 +121,7 @@ internal sealed class ZoneNode
             else if (type == RecordType.DName) flags |= NodeFlags.DName;
             else if (type == RecordType.CName) flags |= NodeFlags.CName;
         }
-        return new ZoneNode(name, flags, sets, rrsigs);
+        return new ZoneNode(name, flags, sets, rrsigs, rrsets);
     }
 
     private static ImmutableArray<DnsRecordBase> Covering(RRset rrsigs, RecordType type)

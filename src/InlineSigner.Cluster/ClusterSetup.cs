@@ -20,14 +20,21 @@ public static class ClusterSetup
     public const int DefaultBasePort = 9701;
 
     /// <summary>
-    /// Writes DIR/node1.json … nodeN.json, their passphrase files, and DIR/cluster.json. Node i listens on
-    /// tcp://<paramref name="host"/>:(basePort + i − 1). Refuses to overwrite existing files.
+    /// Writes DIR/node1.json … nodeN.json, their passphrase files, and DIR/cluster.json. Node i uses port basePort + i − 1.
+    /// Without <paramref name="hosts"/> every node is on <paramref name="host"/>: it listens there and the client connects
+    /// there. With <paramref name="hosts"/> (one per node, e.g. container names) the client connects to node i at
+    /// hosts[i − 1], and the nodes listen on <paramref name="listenAddress"/> (default 0.0.0.0): a name that only
+    /// resolves inside the node's own network cannot be relied on as a bind address. Refuses to overwrite existing files.
     /// </summary>
-    public static GeneratedCluster GenerateCluster(string directory, int nodes, int threshold, int basePort = DefaultBasePort, string host = "127.0.0.1")
+    public static GeneratedCluster GenerateCluster(string directory, int nodes, int threshold, int basePort = DefaultBasePort, string host = "127.0.0.1",
+        IReadOnlyList<string>? hosts = null, string? listenAddress = null)
     {
         if (nodes is < 1 or > ProtocolConstants.MaxNodeId) throw new ClusterConfigException($"--nodes {nodes} must be 1..{ProtocolConstants.MaxNodeId}");
         if (threshold < 1 || threshold > nodes) throw new ClusterConfigException($"--threshold {threshold} must be 1..{nodes} (n >= t)");
         if (basePort < 1 || basePort + nodes - 1 > 65535) throw new ClusterConfigException($"--base-port {basePort}: ports {basePort}..{basePort + nodes - 1} must be 1..65535");
+        if (hosts is not null && hosts.Count != nodes) throw new ClusterConfigException($"--hosts names {hosts.Count} host(s) for {nodes} nodes; give one per node");
+        if (hosts?.FirstOrDefault(h => string.IsNullOrWhiteSpace(h) || h.Contains('/') || h.Contains(' ')) is { } badHost)
+            throw new ClusterConfigException($"--hosts: '{badHost}' is not a host name or address");
         directory = Path.GetFullPath(directory);
         Directory.CreateDirectory(directory);
         var clusterPath = Path.Combine(directory, "cluster.json");
@@ -38,8 +45,11 @@ public static class ClusterSetup
         using var client = Ed25519SigningKey.Generate();
         var clientPublic = Convert.ToBase64String(client.PublicKey);
         var certificates = Enumerable.Range(0, nodes).Select(_ => new NetMQCertificate()).ToList();
-        string hostPart = host.Contains(':') && !host.StartsWith('[') ? $"[{host}]" : host;
-        var endpoints = Enumerable.Range(0, nodes).Select(i => string.Create(CultureInfo.InvariantCulture, $"tcp://{hostPart}:{basePort + i}")).ToList();
+        static string Bracketed(string h) => h.Contains(':') && !h.StartsWith('[') ? $"[{h}]" : h;
+        string Endpoint(string h, int i) => string.Create(CultureInfo.InvariantCulture, $"tcp://{Bracketed(h)}:{basePort + i}");
+        var endpoints = Enumerable.Range(0, nodes).Select(i => Endpoint(hosts?[i] ?? host, i)).ToList();
+        var listens = Enumerable.Range(0, nodes).Select(i => Endpoint(listenAddress ?? (hosts is null ? host : "0.0.0.0"), i)).ToList();
+        foreach (var endpoint in endpoints.Concat(listens)) Endpoints.Check(endpoint, "genconfig");
         for (int i = 0; i < nodes; i++)
         {
             int id = i + 1;
@@ -47,7 +57,7 @@ public static class ClusterSetup
             var file = new NodeConfigFile
             {
                 NodeId = id,
-                Listen = [endpoints[i]],
+                Listen = [listens[i]],
                 CurveSecretKey = certificates[i].SecretKeyZ85!,
                 CurvePublicKey = certificates[i].PublicKeyZ85,
                 AllowedClients = [clientPublic],

@@ -90,6 +90,12 @@ public sealed class SignerProcess : IAsyncDisposable
 
     /// <summary>True while the daemon's process runs.</summary>
     public bool IsRunning => _process is { HasExited: false };
+    /// <summary>
+    /// A signer run on a configuration the caller wrote (e.g. conf/signer.json with its hosts rewritten); only Listen,
+    /// Metrics and Control are replaced by ports from the OS. Files it names relative to itself belong in
+    /// <paramref name="directory"/>, where the configuration is written as signer.json.
+    /// </summary>
+    public static SignerProcess FromConfig(TempDirectory directory, JsonObject config) => new(directory, config);
 
     public void WriteConfig() => File.WriteAllText(ConfigPath, Config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
 

@@ -20,6 +20,8 @@ internal static class BenchCommands
         bench.Add(Sign(output));
         bench.Add(ThresholdBench.Create(output));
         bench.Add(IncrementalBench.Create(output));
+        bench.Add(ServeBench.Create(output));
+        bench.Add(PipelineBench.Create(output));
         return bench;
     }
 

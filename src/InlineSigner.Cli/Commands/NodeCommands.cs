@@ -59,14 +59,23 @@ internal static class NodeCommands
         var outDir = new Option<DirectoryInfo>("--out", "-o") { Description = "Directory for node1.json … nodeN.json, their passphrase files, and cluster.json", Required = true };
         var basePort = new Option<int>("--base-port") { Description = $"Node i listens on base-port + i - 1 (default {ClusterSetup.DefaultBasePort})", DefaultValueFactory = _ => ClusterSetup.DefaultBasePort };
         var host = new Option<string>("--host") { Description = "Address the nodes listen on and the client connects to (default 127.0.0.1)", DefaultValueFactory = _ => "127.0.0.1" };
+        var hosts = new Option<string[]>("--hosts")
+        {
+            Description = "One host per node, comma-separated (e.g. dtcnode1,dtcnode2,…: container names): the client connects to node i there; the nodes listen on --listen-address",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var listenAddress = new Option<string?>("--listen-address") { Description = "Address the nodes bind (default: --host, or 0.0.0.0 with --hosts)" };
         var command = new Command("genconfig", "Write a whole cluster's configuration: every node's and the client's, keys included.")
         {
-            nodes, threshold, outDir, basePort, host,
+            nodes, threshold, outDir, basePort, host, hosts, listenAddress,
         };
         command.SetAction(parse =>
         {
+            var perNode = parse.GetValue(hosts) is { Length: > 0 } given
+                ? given.SelectMany(h => h.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList()
+                : null;
             var generated = ClusterSetup.GenerateCluster(parse.GetRequiredValue(outDir).FullName, parse.GetValue(nodes), parse.GetValue(threshold),
-                parse.GetValue(basePort), parse.GetValue(host)!);
+                parse.GetValue(basePort), parse.GetValue(host)!, perNode, parse.GetValue(listenAddress));
             foreach (var path in generated.NodeConfigPaths) output.WriteLine($"wrote {path}");
             output.WriteLine($"wrote {generated.ClusterConfigPath} (threshold {parse.GetValue(threshold)} of {parse.GetValue(nodes)}; client key {generated.ClientPublicKey})");
             output.WriteLine($"start each node with: inline-signer node run --config {Path.Combine(Path.GetDirectoryName(generated.ClusterConfigPath)!, "nodeN.json")}");
