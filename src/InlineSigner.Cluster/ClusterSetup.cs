@@ -21,9 +21,11 @@ public static class ClusterSetup
 
     /// <summary>
     /// Writes DIR/node1.json … nodeN.json, their passphrase files, and DIR/cluster.json. Node i listens on
-    /// tcp://<paramref name="host"/>:(basePort + i − 1). Refuses to overwrite existing files.
+    /// tcp://<paramref name="host"/>:(basePort + i − 1). Every node gets <paramref name="limits"/> (default: the
+    /// defaults of <see cref="NodeLimits"/>). Refuses to overwrite existing files.
     /// </summary>
-    public static GeneratedCluster GenerateCluster(string directory, int nodes, int threshold, int basePort = DefaultBasePort, string host = "127.0.0.1")
+    public static GeneratedCluster GenerateCluster(string directory, int nodes, int threshold, int basePort = DefaultBasePort, string host = "127.0.0.1",
+        NodeLimits? limits = null)
     {
         if (nodes is < 1 or > ProtocolConstants.MaxNodeId) throw new ClusterConfigException($"--nodes {nodes} must be 1..{ProtocolConstants.MaxNodeId}");
         if (threshold < 1 || threshold > nodes) throw new ClusterConfigException($"--threshold {threshold} must be 1..{nodes} (n >= t)");
@@ -54,6 +56,7 @@ public static class ClusterSetup
                 Store = $"node{id}.store",
                 PassphraseFile = $"node{id}.pass",
                 Peers = Enumerable.Range(0, nodes).Where(j => j != i).Select(j => new NodePeer(j + 1, certificates[j].PublicKeyZ85)).ToList(),
+                Limits = limits ?? new NodeLimits(),
             };
             ConfigJson.Write(nodePaths[i], file);
         }

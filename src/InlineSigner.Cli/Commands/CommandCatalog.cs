@@ -11,6 +11,6 @@ internal static class CommandCatalog
         foreach (var command in ZoneCommands.Create(output, error)) yield return command;
         yield return KeysCommands.Create(output, error);
         yield return NodeCommands.Create(output);
-        yield return BenchCommands.Create(output);
+        yield return BenchCommands.Create(output, error);
     }
 }

@@ -1,0 +1,259 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using ARSoft.Tools.Net.Dns;
+using InlineSigner.Cluster.Client;
+using InlineSigner.Cluster.Keys;
+using InlineSigner.Cluster.Node;
+using InlineSigner.Dnssec.Keys;
+using InlineSigner.Threshold.OpenSsl;
+using InlineSigner.Threshold.Rsa;
+
+namespace InlineSigner.Cli.Commands;
+
+/// <summary>
+/// `bench cluster`: the networked cluster (n `node run` child processes on 127.0.0.1, reached through CURVE like any
+/// cluster) against the in-process threshold rate of the same scheme measured in the same run, for RSA and Ed25519,
+/// plus the idle latency of one signature through the cluster. Nodes, client and the in-process runs share this
+/// machine's cores, which is why the in-process rate, not a single key, is the fair baseline.
+/// </summary>
+internal static class ClusterBench
+{
+    private const string Zone = "bench.example";
+
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var seconds = new Option<double>("--seconds") { Description = "Seconds per throughput measurement (default 3)", DefaultValueFactory = _ => 3 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var nodes = new Option<int>("--nodes", "-n") { Description = "Nodes (n, default 5)", DefaultValueFactory = _ => 5 };
+        var threshold = new Option<int>("--threshold", "-t") { Description = "Shares needed per signature (t, default 3)", DefaultValueFactory = _ => 3 };
+        var bits = new Option<int>("--bits") { Description = "RSA modulus size (default 2048)", DefaultValueFactory = _ => 2048 };
+        var primes = new Option<FileInfo?>("--primes") { Description = "Deal the RSA key from these safe primes (two hex lines, p and q, of bits/2 each) instead of searching new ones" };
+        var samples = new Option<int>("--latency-samples") { Description = "Single-signature calls for the idle latency (default 50)", DefaultValueFactory = _ => 50 };
+        var workers = new Option<int>("--node-workers") { Description = "Signing threads per node (default 0: the node's default, one per processor)", DefaultValueFactory = _ => 0 };
+        var command = new Command("cluster", "Threshold signing through local node processes vs in process (same run): RSA and Ed25519 rates, idle latency.")
+        {
+            seconds, json, nodes, threshold, bits, primes, samples, workers,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var options = new Options(
+                TimeSpan.FromSeconds(Math.Max(0.1, parse.GetValue(seconds))), parse.GetValue(nodes), parse.GetValue(threshold), parse.GetValue(bits),
+                parse.GetValue(primes)?.FullName, parse.GetValue(samples), parse.GetValue(workers));
+            if (options.Nodes is < 1 or > ProtocolConstants.MaxNodeId) throw new CliException($"--nodes must be 1..{ProtocolConstants.MaxNodeId}");
+            if (options.Threshold < 1 || options.Threshold > options.Nodes) throw new CliException($"--threshold must be 1..{options.Nodes}");
+            if (options.Bits is < 1024 or > 8192 || options.Bits % 2 != 0) throw new CliException("--bits must be an even number 1024..8192");
+            if (options.LatencySamples is < 1 or > 100_000) throw new CliException("--latency-samples must be 1..100000");
+            if (options.NodeWorkers is < 0 or > 256) throw new CliException("--node-workers must be 0..256");
+
+            // SIGTERM and SIGHUP end the run like Ctrl-C does, so the finally blocks stop the nodes and delete the
+            // temporary cluster; the runtime's default for them would exit without running any of that.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+            using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Cancel);
+            void Cancel(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                stop.Cancel();
+            }
+            var result = await RunAsync(options, line => error.WriteLine($"bench cluster: {line}"), error, stop.Token);
+            output.WriteLine(parse.GetValue(json) ? result.ToJson() : result.ToTable());
+            return 0;
+        });
+        return command;
+    }
+
+    private sealed record Options(TimeSpan Duration, int Nodes, int Threshold, int Bits, string? PrimesPath, int LatencySamples, int NodeWorkers);
+
+    private static async Task<Result> RunAsync(Options options, Action<string> progress, TextWriter error, CancellationToken cancellationToken)
+    {
+        int cores = Environment.ProcessorCount;
+        int t = options.Threshold, n = options.Nodes;
+        var duration = options.Duration;
+
+        progress($"starting {n} nodes");
+        await using var nodes = await LocalNodeProcesses.StartAsync(n, t, new NodeLimits { Workers = options.NodeWorkers }, cancellationToken);
+        using var client = ClusterClient.Create(nodes.ClusterConfigPath, StderrLoggerProvider.For(error));
+        var up = await client.WaitForNodesAsync(n, TimeSpan.FromSeconds(15), cancellationToken);
+        if (up.Count(r => r.Ok) < n)
+            throw new CliException($"only {up.Count(r => r.Ok)} of {n} nodes answer: {string.Join("; ", up.Where(r => !r.Ok).Select(r => $"node {r.NodeId}: {r.Error}"))}");
+        var manager = new ClusterKeyManager(client, StderrLoggerProvider.For(error));
+        var keyProgress = new Progress<string>(progress);
+
+        // One dealt key serves both sides: the in-process run signs with share holders made from it, the cluster with
+        // the same shares stored on the nodes (distributing disposes them; the holders keep their own copies).
+        var (rsaPublic, rsaShares) = await DealAsync(options, progress, cancellationToken);
+        var holders = rsaShares.Select(s => new RsaShareHolder(rsaPublic, s)).ToList();
+        try
+        {
+            var rsaRecord = await manager.DistributeRsaAsync(Zone, DnsSecAlgorithm.RsaSha256, ksk: false, rsaPublic, rsaShares, keyProgress, cancellationToken);
+            var edRecord = await manager.GenerateEd25519Async(Zone, ksk: false, keyProgress, cancellationToken);
+
+            progress($"RSA-{options.Bits}: single key and {t}-of-{n} in process, {duration.TotalSeconds:0.###} s each");
+            double rsaSingle = ThresholdRates.SingleRsa(options.Bits, duration, cores, cancellationToken);
+            double rsaInProcess = ThresholdRates.ThresholdRsa(rsaPublic, holders, duration, cores, cancellationToken);
+            progress($"RSA-{options.Bits}: through the cluster");
+            var rsa = await MeasureClusterAsync(manager.Signer(rsaRecord.KeyId), rsaInProcess, options, cancellationToken);
+
+            progress($"Ed25519: single key and FROST {t}-of-{n} in process, {duration.TotalSeconds:0.###} s each");
+            double edSingle = ThresholdRates.SingleEd25519(duration, cores, cancellationToken);
+            double edInProcess = ThresholdRates.Frost(t, n, duration, cores, cancellationToken);
+            progress("Ed25519: through the cluster");
+            var ed = await MeasureClusterAsync(manager.Signer(edRecord.KeyId), edInProcess, options, cancellationToken);
+
+            return new Result(cores, t, n, options.Bits, duration.TotalSeconds, options.NodeWorkers, options.LatencySamples,
+                rsaSingle, rsaInProcess, rsa, edSingle, edInProcess, ed);
+        }
+        finally
+        {
+            foreach (var holder in holders) holder.Dispose();
+            foreach (var share in rsaShares) share.Dispose();
+        }
+    }
+
+    private static async Task<(ThresholdRsaPublicKey, IReadOnlyList<RsaKeyShare>)> DealAsync(Options options, Action<string> progress, CancellationToken cancellationToken)
+    {
+        if (options.PrimesPath is { } path)
+        {
+            var lines = File.ReadAllLines(path).Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
+            if (lines.Count != 2) throw new CliException($"--primes {path}: two hex lines (p and q) expected, found {lines.Count}");
+            using var p = BigNum.FromBytes(Hex(lines[0], path));
+            using var q = BigNum.FromBytes(Hex(lines[1], path));
+            if (p.BitLength != options.Bits / 2 || q.BitLength != options.Bits / 2)
+                throw new CliException($"--primes {path}: primes of {p.BitLength} and {q.BitLength} bits do not make a {options.Bits}-bit modulus (--bits)");
+            if (p.CompareTo(q) == 0) throw new CliException($"--primes {path}: p and q are the same");
+            progress($"dealing a {options.Bits}-bit {options.Threshold}-of-{options.Nodes} RSA key from {path}");
+            return ThresholdRsaDealer.DealFromPrimes(p, q, options.Threshold, options.Nodes);
+        }
+        progress($"dealing a {options.Bits}-bit {options.Threshold}-of-{options.Nodes} RSA key (the safe-prime search can take a minute or more for 2048 bits)");
+        var clock = Stopwatch.StartNew();
+        var deal = Task.Run(() => ThresholdRsaDealer.Deal(options.Bits, options.Threshold, options.Nodes, null, cancellationToken), cancellationToken);
+        // The search gives no sign of life of its own: say every few seconds that it is still going.
+        while (await Task.WhenAny(deal, Task.Delay(TimeSpan.FromSeconds(5), cancellationToken)) != deal)
+            progress($"still searching safe primes ({clock.Elapsed.TotalSeconds:0} s)");
+        var dealt = await deal;
+        progress($"RSA key dealt in {clock.Elapsed.TotalSeconds:0.0} s");
+        return dealt;
+    }
+
+    private static byte[] Hex(string text, string path)
+    {
+        try { return Convert.FromHexString(text); }
+        catch (FormatException) { throw new CliException($"--primes {path}: '{(text.Length > 16 ? text[..16] + "…" : text)}' is not hex"); }
+    }
+
+    /// <summary>What one algorithm did through the cluster.</summary>
+    private sealed record ClusterMeasurement(double PerSecond, int CallSize, double LatencyP50Ms, double LatencyP95Ms);
+
+    /// <summary>
+    /// Idle latency first (single-input calls one after another, nothing else running), then throughput: as the
+    /// signing engine does, max(2, cores) callers each sending calls of many distinct inputs, every signature checked
+    /// with the engine's own verifier. The clock runs from the first call to the end of the last, so ramp-up and the
+    /// final drain count against the cluster.
+    /// </summary>
+    private static async Task<ClusterMeasurement> MeasureClusterAsync(ClusterSigner signer, double inProcessRate, Options options, CancellationToken cancellationToken)
+    {
+        using var verifier = SignatureCheck.For(signer.Algorithm, signer.DnsKey.PublicKey);
+        long counter = 0;
+        ReadOnlyMemory<byte>[] Inputs(int count)
+        {
+            var inputs = new ReadOnlyMemory<byte>[count];
+            for (int i = 0; i < count; i++) inputs[i] = SigningInput(Interlocked.Increment(ref counter));
+            return inputs;
+        }
+        async Task<int> SignAndCheckAsync(ReadOnlyMemory<byte>[] inputs)
+        {
+            var signatures = await signer.SignAsync(inputs, cancellationToken);
+            if (signatures.Count != inputs.Length) throw new CliException($"{signatures.Count} signatures for {inputs.Length} inputs");
+            for (int i = 0; i < inputs.Length; i++)
+                if (!verifier.Verify(inputs[i].Span, signatures[i])) throw new CliException($"key {signer.KeyId}: a signature from the cluster does not verify");
+            return inputs.Length;
+        }
+
+        // The in-process run left garbage behind: collect it now, not in the middle of the latency samples.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        for (int i = 0; i < 5; i++) await SignAndCheckAsync(Inputs(1)); // JIT on both sides, connections, FROST commitment pools
+        var latencies = new double[options.LatencySamples];
+        for (int i = 0; i < latencies.Length; i++)
+        {
+            var input = Inputs(1);
+            var clock = Stopwatch.StartNew();
+            var signature = await signer.SignAsync(input, cancellationToken);
+            latencies[i] = clock.Elapsed.TotalMilliseconds;
+            if (!verifier.Verify(input[0].Span, signature[0])) throw new CliException($"key {signer.KeyId}: a signature from the cluster does not verify");
+        }
+        Array.Sort(latencies);
+
+        // Calls big enough to keep the cluster's pipeline full, small enough that each caller makes several in the
+        // window (a call returns all its signatures at once, at its end).
+        int callers = Math.Max(2, Environment.ProcessorCount);
+        int callSize = (int)Math.Clamp(inProcessRate * options.Duration.TotalSeconds / (2 * callers), 16, 2048);
+        await SignAndCheckAsync(Inputs(callSize)); // warm-up: the signer's batch sizing learns this cluster's speed
+        long signed = 0;
+        var window = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => Task.Run(async () =>
+        {
+            while (window.Elapsed < options.Duration)
+                Interlocked.Add(ref signed, await SignAndCheckAsync(Inputs(callSize)));
+        }, cancellationToken)));
+        double perSecond = signed / window.Elapsed.TotalSeconds;
+        return new ClusterMeasurement(perSecond, callSize, Percentile(latencies, 50), Percentile(latencies, 95));
+    }
+
+    /// <summary>An RRSIG-sized signing input, distinct for every number.</summary>
+    private static byte[] SigningInput(long number)
+    {
+        var input = new byte[160];
+        Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"bench.example. cluster signing input {number}")).CopyTo(input, 0);
+        return input;
+    }
+
+    /// <summary>Nearest-rank percentile of sorted values.</summary>
+    private static double Percentile(double[] sorted, double percent) =>
+        sorted[Math.Clamp((int)Math.Ceiling(percent / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+    private sealed record Result(int Cores, int T, int N, int Bits, double Seconds, int NodeWorkers, int LatencySamples,
+        double RsaSingle, double RsaInProcess, ClusterMeasurement Rsa, double EdSingle, double EdInProcess, ClusterMeasurement Ed)
+    {
+        public string ToJson() => JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["cores"] = Cores,
+            ["t"] = T,
+            ["n"] = N,
+            ["bits"] = Bits,
+            ["seconds"] = Seconds,
+            ["node_workers"] = NodeWorkers,
+            ["latency_samples"] = LatencySamples,
+            ["rsa_single_per_s"] = Math.Round(RsaSingle, 1),
+            ["rsa_inprocess_per_s"] = Math.Round(RsaInProcess, 1),
+            ["rsa_cluster_per_s"] = Math.Round(Rsa.PerSecond, 1),
+            ["rsa_cluster_over_inprocess"] = Math.Round(Rsa.PerSecond / RsaInProcess, 3),
+            ["rsa_call_size"] = Rsa.CallSize,
+            ["rsa_latency_p50_ms"] = Math.Round(Rsa.LatencyP50Ms, 2),
+            ["rsa_latency_p95_ms"] = Math.Round(Rsa.LatencyP95Ms, 2),
+            ["ed25519_single_per_s"] = Math.Round(EdSingle, 1),
+            ["ed25519_inprocess_per_s"] = Math.Round(EdInProcess, 1),
+            ["ed25519_cluster_per_s"] = Math.Round(Ed.PerSecond, 1),
+            ["ed25519_cluster_over_inprocess"] = Math.Round(Ed.PerSecond / EdInProcess, 3),
+            ["ed25519_call_size"] = Ed.CallSize,
+            ["ed25519_latency_p50_ms"] = Math.Round(Ed.LatencyP50Ms, 2),
+            ["ed25519_latency_p95_ms"] = Math.Round(Ed.LatencyP95Ms, 2),
+        });
+
+        public string ToTable()
+        {
+            var text = new StringBuilder();
+            void Line(FormattableString line) => text.AppendLine(line.ToString(CultureInfo.InvariantCulture));
+            Line($"{N} node processes on 127.0.0.1, threshold {T} of {N}, {Cores} cores shared by nodes, client and in-process runs; every signature verified");
+            Line($"{"",-22}{"cluster/s",12}{"in process/s",14}{"ratio",8}{"single key/s",14}{"p50 ms",9}{"p95 ms",9}");
+            Line($"{$"RSA-{Bits}",-22}{Rsa.PerSecond,12:F0}{RsaInProcess,14:F0}{Rsa.PerSecond / RsaInProcess,8:F2}{RsaSingle,14:F0}{Rsa.LatencyP50Ms,9:F1}{Rsa.LatencyP95Ms,9:F1}");
+            Line($"{"Ed25519 (FROST)",-22}{Ed.PerSecond,12:F0}{EdInProcess,14:F0}{Ed.PerSecond / EdInProcess,8:F2}{EdSingle,14:F0}{Ed.LatencyP50Ms,9:F1}{Ed.LatencyP95Ms,9:F1}");
+            Line($"goals: ratio >= 0.80; idle latency (one signature, {LatencySamples} calls) under 20 ms for RSA-2048 and under 5 ms for Ed25519");
+            return text.ToString().TrimEnd();
+        }
+    }
+}
