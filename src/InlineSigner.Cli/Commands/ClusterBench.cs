@@ -93,16 +93,16 @@ internal static class ClusterBench
             var edRecord = await manager.GenerateEd25519Async(Zone, ksk: false, keyProgress, cancellationToken);
 
             progress($"RSA-{options.Bits}: single key and {t}-of-{n} in process, {duration.TotalSeconds:0.###} s each");
-            double rsaSingle = ThresholdRates.SingleRsa(options.Bits, duration, cores, cancellationToken);
-            double rsaInProcess = ThresholdRates.ThresholdRsa(rsaPublic, holders, duration, cores, cancellationToken);
+            var rsaSingle = ThresholdRates.SingleRsa(options.Bits, duration, cores, cancellationToken);
+            var rsaInProcess = ThresholdRates.ThresholdRsa(rsaPublic, holders, duration, cores, cancellationToken);
             progress($"RSA-{options.Bits}: through the cluster");
-            var rsa = await MeasureClusterAsync(manager.Signer(rsaRecord.KeyId), rsaInProcess, options, cancellationToken);
+            var rsa = await MeasureClusterAsync(manager.Signer(rsaRecord.KeyId), nodes, rsaInProcess.PerSecond, options, cancellationToken);
 
             progress($"Ed25519: single key and FROST {t}-of-{n} in process, {duration.TotalSeconds:0.###} s each");
-            double edSingle = ThresholdRates.SingleEd25519(duration, cores, cancellationToken);
-            double edInProcess = ThresholdRates.Frost(t, n, duration, cores, cancellationToken);
+            var edSingle = ThresholdRates.SingleEd25519(duration, cores, cancellationToken);
+            var edInProcess = ThresholdRates.Frost(t, n, duration, cores, cancellationToken);
             progress("Ed25519: through the cluster");
-            var ed = await MeasureClusterAsync(manager.Signer(edRecord.KeyId), edInProcess, options, cancellationToken);
+            var ed = await MeasureClusterAsync(manager.Signer(edRecord.KeyId), nodes, edInProcess.PerSecond, options, cancellationToken);
 
             return new Result(cores, t, n, options.Bits, duration.TotalSeconds, options.NodeWorkers, options.LatencySamples,
                 rsaSingle, rsaInProcess, rsa, edSingle, edInProcess, ed);
@@ -145,8 +145,11 @@ internal static class ClusterBench
         catch (FormatException) { throw new CliException($"--primes {path}: '{(text.Length > 16 ? text[..16] + "…" : text)}' is not hex"); }
     }
 
-    /// <summary>What one algorithm did through the cluster.</summary>
-    private sealed record ClusterMeasurement(double PerSecond, int CallSize, double LatencyP50Ms, double LatencyP95Ms);
+    /// <summary>
+    /// What one algorithm did through the cluster: the rate, the processor time per signature of the client (this
+    /// process) and of all nodes together during the throughput window, and the idle latency.
+    /// </summary>
+    private sealed record ClusterMeasurement(double PerSecond, int CallSize, double ClientCpuMs, double NodesCpuMs, double LatencyP50Ms, double LatencyP95Ms);
 
     /// <summary>
     /// Idle latency first (single-input calls one after another, nothing else running), then throughput: as the
@@ -154,7 +157,8 @@ internal static class ClusterBench
     /// with the engine's own verifier. The clock runs from the first call to the end of the last, so ramp-up and the
     /// final drain count against the cluster.
     /// </summary>
-    private static async Task<ClusterMeasurement> MeasureClusterAsync(ClusterSigner signer, double inProcessRate, Options options, CancellationToken cancellationToken)
+    private static async Task<ClusterMeasurement> MeasureClusterAsync(ClusterSigner signer, LocalNodeProcesses nodes, double inProcessRate, Options options,
+        CancellationToken cancellationToken)
     {
         using var verifier = SignatureCheck.For(signer.Algorithm, signer.DnsKey.PublicKey);
         long counter = 0;
@@ -194,6 +198,8 @@ internal static class ClusterBench
         int callSize = (int)Math.Clamp(inProcessRate * options.Duration.TotalSeconds / (2 * callers), 16, 2048);
         await SignAndCheckAsync(Inputs(callSize)); // warm-up: the signer's batch sizing learns this cluster's speed
         long signed = 0;
+        var clientCpu = CpuClock.Start();
+        var nodesCpu = CpuClock.Start(nodes.Processes);
         var window = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => Task.Run(async () =>
         {
@@ -201,7 +207,7 @@ internal static class ClusterBench
                 Interlocked.Add(ref signed, await SignAndCheckAsync(Inputs(callSize)));
         }, cancellationToken)));
         double perSecond = signed / window.Elapsed.TotalSeconds;
-        return new ClusterMeasurement(perSecond, callSize, Percentile(latencies, 50), Percentile(latencies, 95));
+        return new ClusterMeasurement(perSecond, callSize, clientCpu.ElapsedMs / signed, nodesCpu.ElapsedMs / signed, Percentile(latencies, 50), Percentile(latencies, 95));
     }
 
     /// <summary>An RRSIG-sized signing input, distinct for every number.</summary>
@@ -217,7 +223,8 @@ internal static class ClusterBench
         sorted[Math.Clamp((int)Math.Ceiling(percent / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
 
     private sealed record Result(int Cores, int T, int N, int Bits, double Seconds, int NodeWorkers, int LatencySamples,
-        double RsaSingle, double RsaInProcess, ClusterMeasurement Rsa, double EdSingle, double EdInProcess, ClusterMeasurement Ed)
+        ThresholdRates.Measurement RsaSingle, ThresholdRates.Measurement RsaInProcess, ClusterMeasurement Rsa,
+        ThresholdRates.Measurement EdSingle, ThresholdRates.Measurement EdInProcess, ClusterMeasurement Ed)
     {
         public string ToJson() => JsonSerializer.Serialize(new Dictionary<string, object>
         {
@@ -228,17 +235,23 @@ internal static class ClusterBench
             ["seconds"] = Seconds,
             ["node_workers"] = NodeWorkers,
             ["latency_samples"] = LatencySamples,
-            ["rsa_single_per_s"] = Math.Round(RsaSingle, 1),
-            ["rsa_inprocess_per_s"] = Math.Round(RsaInProcess, 1),
+            ["rsa_single_per_s"] = Math.Round(RsaSingle.PerSecond, 1),
+            ["rsa_inprocess_per_s"] = Math.Round(RsaInProcess.PerSecond, 1),
             ["rsa_cluster_per_s"] = Math.Round(Rsa.PerSecond, 1),
-            ["rsa_cluster_over_inprocess"] = Math.Round(Rsa.PerSecond / RsaInProcess, 3),
+            ["rsa_cluster_over_inprocess"] = Math.Round(Rsa.PerSecond / RsaInProcess.PerSecond, 3),
+            ["rsa_inprocess_cpu_ms"] = Math.Round(RsaInProcess.CpuMsPerOperation, 3),
+            ["rsa_cluster_client_cpu_ms"] = Math.Round(Rsa.ClientCpuMs, 3),
+            ["rsa_cluster_nodes_cpu_ms"] = Math.Round(Rsa.NodesCpuMs, 3),
             ["rsa_call_size"] = Rsa.CallSize,
             ["rsa_latency_p50_ms"] = Math.Round(Rsa.LatencyP50Ms, 2),
             ["rsa_latency_p95_ms"] = Math.Round(Rsa.LatencyP95Ms, 2),
-            ["ed25519_single_per_s"] = Math.Round(EdSingle, 1),
-            ["ed25519_inprocess_per_s"] = Math.Round(EdInProcess, 1),
+            ["ed25519_single_per_s"] = Math.Round(EdSingle.PerSecond, 1),
+            ["ed25519_inprocess_per_s"] = Math.Round(EdInProcess.PerSecond, 1),
             ["ed25519_cluster_per_s"] = Math.Round(Ed.PerSecond, 1),
-            ["ed25519_cluster_over_inprocess"] = Math.Round(Ed.PerSecond / EdInProcess, 3),
+            ["ed25519_cluster_over_inprocess"] = Math.Round(Ed.PerSecond / EdInProcess.PerSecond, 3),
+            ["ed25519_inprocess_cpu_ms"] = Math.Round(EdInProcess.CpuMsPerOperation, 3),
+            ["ed25519_cluster_client_cpu_ms"] = Math.Round(Ed.ClientCpuMs, 3),
+            ["ed25519_cluster_nodes_cpu_ms"] = Math.Round(Ed.NodesCpuMs, 3),
             ["ed25519_call_size"] = Ed.CallSize,
             ["ed25519_latency_p50_ms"] = Math.Round(Ed.LatencyP50Ms, 2),
             ["ed25519_latency_p95_ms"] = Math.Round(Ed.LatencyP95Ms, 2),
@@ -249,11 +262,15 @@ internal static class ClusterBench
             var text = new StringBuilder();
             void Line(FormattableString line) => text.AppendLine(line.ToString(CultureInfo.InvariantCulture));
             Line($"{N} node processes on 127.0.0.1, threshold {T} of {N}, {Cores} cores shared by nodes, client and in-process runs; every signature verified");
-            Line($"{"",-22}{"cluster/s",12}{"in process/s",14}{"ratio",8}{"single key/s",14}{"p50 ms",9}{"p95 ms",9}");
-            Line($"{$"RSA-{Bits}",-22}{Rsa.PerSecond,12:F0}{RsaInProcess,14:F0}{Rsa.PerSecond / RsaInProcess,8:F2}{RsaSingle,14:F0}{Rsa.LatencyP50Ms,9:F1}{Rsa.LatencyP95Ms,9:F1}");
-            Line($"{"Ed25519 (FROST)",-22}{Ed.PerSecond,12:F0}{EdInProcess,14:F0}{Ed.PerSecond / EdInProcess,8:F2}{EdSingle,14:F0}{Ed.LatencyP50Ms,9:F1}{Ed.LatencyP95Ms,9:F1}");
-            Line($"goals: ratio >= 0.80; idle latency (one signature, {LatencySamples} calls) under 20 ms for RSA-2048 and under 5 ms for Ed25519");
+            Line($"{"signatures/s",-18}{"cluster",10}{"in process",12}{"ratio",8}{"single key",12}   {"CPU ms/signature: cluster (client + nodes) vs in process",-10}");
+            Row($"RSA-{Bits}", Rsa, RsaInProcess, RsaSingle);
+            Row("Ed25519 (FROST)", Ed, EdInProcess, EdSingle);
+            Line($"idle latency of one signature ({LatencySamples} calls): RSA-{Bits} p50 {Rsa.LatencyP50Ms:F1} ms, p95 {Rsa.LatencyP95Ms:F1} ms; Ed25519 p50 {Ed.LatencyP50Ms:F1} ms, p95 {Ed.LatencyP95Ms:F1} ms");
+            Line($"goals: ratio >= 0.80; idle latency under 20 ms for RSA-2048 and under 5 ms for Ed25519");
             return text.ToString().TrimEnd();
+
+            void Row(string name, ClusterMeasurement cluster, ThresholdRates.Measurement inProcess, ThresholdRates.Measurement single) =>
+                Line($"{name,-18}{cluster.PerSecond,10:F0}{inProcess.PerSecond,12:F0}{cluster.PerSecond / inProcess.PerSecond,8:F2}{single.PerSecond,12:F0}   {cluster.ClientCpuMs + cluster.NodesCpuMs:F2} ({cluster.ClientCpuMs:F2} + {cluster.NodesCpuMs:F2}) vs {inProcess.CpuMsPerOperation:F2}");
         }
     }
 }

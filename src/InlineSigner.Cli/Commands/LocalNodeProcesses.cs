@@ -32,6 +32,12 @@ internal sealed class LocalNodeProcesses : IAsyncDisposable
 
     public string ClusterConfigPath => Generated.ClusterConfigPath;
 
+    /// <summary>The running node processes (for their processor time).</summary>
+    public IReadOnlyList<Process> Processes
+    {
+        get { lock (_processes) return [.. _processes]; }
+    }
+
     /// <summary>
     /// Writes the configuration and starts the nodes, returning once every one of them listens. A port taken by
     /// someone else between our check and the node's bind is retried on other ports; any other failure names the

@@ -30,7 +30,7 @@ internal static class ThresholdBench
             var holders = shares.Select(s => new RsaShareHolder(publicKey, s)).ToList();
             try
             {
-                double rsaSingle = ThresholdRates.SingleRsa(2048, duration, cores, ct);
+                double rsaSingle = ThresholdRates.SingleRsa(2048, duration, cores, ct).PerSecond;
 
                 using var modulus = BigNum.FromBytes(publicKey.Modulus);
                 var exponentBytes = RandomNumberGenerator.GetBytes(256);
@@ -41,15 +41,15 @@ internal static class ThresholdBench
                 {
                     using var ctx = new BigNumContext();
                     using var r = BigNum.ModExpSecret(baseValue, exponent, modulus, ctx);
-                });
+                }).PerSecond;
 
                 var em = Pkcs1.Encode(message, HashAlgorithmName.SHA256, publicKey.ModulusBytes);
-                double share = ThresholdRates.Rate(duration, cores, ct, () => holders[0].Sign(em, withProof: false));
+                double share = ThresholdRates.Rate(duration, cores, ct, () => holders[0].Sign(em, withProof: false)).PerSecond;
                 var fixedShares = holders.Take(t).Select(h => h.Sign(em, false)).ToList();
-                double combine = ThresholdRates.Rate(duration, cores, ct, () => ThresholdRsaCombiner.Combine(publicKey, em, fixedShares));
-                double threshold = ThresholdRates.ThresholdRsa(publicKey, holders, duration, cores, ct);
-                double ed25519 = ThresholdRates.SingleEd25519(duration, cores, ct);
-                double frost = ThresholdRates.Frost(t, n, duration, cores, ct);
+                double combine = ThresholdRates.Rate(duration, cores, ct, () => ThresholdRsaCombiner.Combine(publicKey, em, fixedShares)).PerSecond;
+                double threshold = ThresholdRates.ThresholdRsa(publicKey, holders, duration, cores, ct).PerSecond;
+                double ed25519 = ThresholdRates.SingleEd25519(duration, cores, ct).PerSecond;
+                double frost = ThresholdRates.Frost(t, n, duration, cores, ct).PerSecond;
                 double floor = modexp / t;
                 if (parse.GetValue(json))
                 {

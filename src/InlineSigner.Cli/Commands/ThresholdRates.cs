@@ -14,10 +14,13 @@ namespace InlineSigner.Cli.Commands;
 /// </summary>
 internal static class ThresholdRates
 {
+    /// <summary>A measured rate and the processor time this process spent per operation while measuring it.</summary>
+    public sealed record Measurement(double PerSecond, double CpuMsPerOperation);
+
     private static readonly byte[] Message = "bench.example. signing input"u8.ToArray();
 
     /// <summary>Single-key RSA signing with CRT (System.Security.Cryptography), each signature verified.</summary>
-    public static double SingleRsa(int bits, TimeSpan duration, int cores, CancellationToken cancellationToken)
+    public static Measurement SingleRsa(int bits, TimeSpan duration, int cores, CancellationToken cancellationToken)
     {
         using var single = RSA.Create(bits);
         return Rate(duration, cores, cancellationToken, () =>
@@ -28,7 +31,7 @@ internal static class ThresholdRates
     }
 
     /// <summary>Single-key Ed25519 (BouncyCastle), each signature verified.</summary>
-    public static double SingleEd25519(TimeSpan duration, int cores, CancellationToken cancellationToken)
+    public static Measurement SingleEd25519(TimeSpan duration, int cores, CancellationToken cancellationToken)
     {
         var ed = new Ed25519PrivateKeyParameters(RandomNumberGenerator.GetBytes(32), 0);
         var edPublic = ed.GeneratePublicKey();
@@ -49,7 +52,7 @@ internal static class ThresholdRates
     /// End-to-end threshold RSA signatures: a distinct message each, shares from the first t holders, combined
     /// (checked with y^e = x) and verified again with .NET's RSA verify.
     /// </summary>
-    public static double ThresholdRsa(ThresholdRsaPublicKey publicKey, IReadOnlyList<RsaShareHolder> holders, TimeSpan duration, int cores, CancellationToken cancellationToken)
+    public static Measurement ThresholdRsa(ThresholdRsaPublicKey publicKey, IReadOnlyList<RsaShareHolder> holders, TimeSpan duration, int cores, CancellationToken cancellationToken)
     {
         using var verifier = RSA.Create(publicKey.ToRsaParameters());
         long counter = 0;
@@ -68,7 +71,7 @@ internal static class ThresholdRates
     /// End-to-end FROST signatures per second with nonces generated beforehand (round one is done ahead of time, as
     /// the nodes do): round two for t participants, aggregation checked as Ed25519, verified again by BouncyCastle.
     /// </summary>
-    public static double Frost(int t, int n, TimeSpan duration, int cores, CancellationToken cancellationToken)
+    public static Measurement Frost(int t, int n, TimeSpan duration, int cores, CancellationToken cancellationToken)
     {
         var (publicKey, shares, _) = FrostEd25519.TrustedDealerKeygen(t, n);
         var signers = shares.Take(t).ToList();
@@ -77,6 +80,7 @@ internal static class ThresholdRates
         int count = Math.Max(200, (int)(duration.TotalSeconds * 2500 * cores));
         var pool = Enumerable.Range(0, count).Select(_ => signers.Select(FrostEd25519.Commit).ToList()).ToList();
         int next = -1;
+        var cpu = CpuClock.Start();
         var clock = Stopwatch.StartNew();
         long done = 0;
         var threads = Enumerable.Range(0, cores).Select(_ => new Thread(() =>
@@ -102,17 +106,19 @@ internal static class ThresholdRates
         })).ToList();
         foreach (var thread in threads) thread.Start();
         foreach (var thread in threads) thread.Join();
+        var result = new Measurement(done / clock.Elapsed.TotalSeconds, cpu.ElapsedMs / Math.Max(1, done));
         foreach (var set in pool) foreach (var nonce in set) nonce.Dispose();
         foreach (var share in shares) share.Dispose();
         cancellationToken.ThrowIfCancellationRequested();
-        return done / clock.Elapsed.TotalSeconds;
+        return result;
     }
 
     /// <summary>Operations per second with <paramref name="workers"/> threads running <paramref name="operation"/> for the duration.</summary>
-    public static double Rate(TimeSpan duration, int workers, CancellationToken cancellationToken, Action operation)
+    public static Measurement Rate(TimeSpan duration, int workers, CancellationToken cancellationToken, Action operation)
     {
         operation(); // warm-up (JIT, first-use costs)
         long total = 0;
+        var cpu = CpuClock.Start();
         var clock = Stopwatch.StartNew();
         var threads = Enumerable.Range(0, workers).Select(_ => new Thread(() =>
         {
@@ -127,6 +133,50 @@ internal static class ThresholdRates
         foreach (var thread in threads) thread.Start();
         foreach (var thread in threads) thread.Join();
         cancellationToken.ThrowIfCancellationRequested();
-        return total / clock.Elapsed.TotalSeconds;
+        return new Measurement(total / clock.Elapsed.TotalSeconds, cpu.ElapsedMs / Math.Max(1, total));
+    }
+}
+
+/// <summary>
+/// Processor time (user + system) of this process, or of other processes (the cluster's nodes), since
+/// <see cref="Start"/>: what a measurement cost, whatever else the machine was doing meanwhile.
+/// </summary>
+internal sealed class CpuClock
+{
+    private readonly IReadOnlyList<Process>? _others;
+    private readonly TimeSpan _start;
+
+    private CpuClock(IReadOnlyList<Process>? others)
+    {
+        _others = others;
+        _start = Now();
+    }
+
+    /// <summary>This process's time.</summary>
+    public static CpuClock Start() => new(null);
+
+    /// <summary>The time of <paramref name="processes"/> (not this one).</summary>
+    public static CpuClock Start(IReadOnlyList<Process> processes) => new(processes);
+
+    public double ElapsedMs => (Now() - _start).TotalMilliseconds;
+
+    private TimeSpan Now()
+    {
+        if (_others is null)
+        {
+            using var self = Process.GetCurrentProcess();
+            return self.TotalProcessorTime;
+        }
+        var total = TimeSpan.Zero;
+        foreach (var process in _others)
+        {
+            try
+            {
+                process.Refresh();
+                total += process.TotalProcessorTime;
+            }
+            catch (InvalidOperationException) { } // exited: its time is no longer readable
+        }
+        return total;
     }
 }
