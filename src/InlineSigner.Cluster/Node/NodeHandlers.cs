@@ -173,8 +173,8 @@ public sealed partial class NodeServer
         RunChunked(source, commit.Count, FrostChunk,
             i =>
             {
-                using var nonce = key.DeriveNonce(first + (ulong)i);
-                commitments[i] = (nonce.Commitment.Hiding, nonce.Commitment.Binding);
+                var commitment = key.Commit(first + (ulong)i);
+                commitments[i] = (commitment.Hiding, commitment.Binding);
             },
             failure =>
             {
@@ -199,7 +199,7 @@ public sealed partial class NodeServer
             i =>
             {
                 var item = sign.Items[i];
-                using var nonce = key.DeriveNonce(item.Nonce);
+                using var nonce = key.TakeNonce(item.Nonce);
                 var commitments = item.Commitments.Select(c => new FrostCommitment(c.Identifier, c.Hiding, c.Binding)).ToList();
                 try
                 {
@@ -216,6 +216,7 @@ public sealed partial class NodeServer
             {
                 if (failure is not null)
                 {
+                    key.Forget(sign.Items.Select(i => i.Nonce));
                     key.Release();
                     ReplyFailure(incoming, request, failure);
                     return;
