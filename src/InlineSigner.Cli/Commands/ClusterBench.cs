@@ -49,16 +49,18 @@ internal static class ClusterBench
             if (options.LatencySamples is < 1 or > 100_000) throw new CliException("--latency-samples must be 1..100000");
             if (options.NodeWorkers is < 0 or > 256) throw new CliException("--node-workers must be 0..256");
 
-            // SIGTERM and SIGHUP end the run like Ctrl-C does, so the finally blocks stop the nodes and delete the
-            // temporary cluster; the runtime's default for them would exit without running any of that.
+            // System.CommandLine turns SIGINT and SIGTERM into cancellation of ct once this action has returned its
+            // task, and ends the process 2 s after cancelling (so the nodes are stopped the moment cancellation
+            // comes, see RunAsync). Until then — the nodes are being started — and for SIGHUP (a closed terminal) these
+            // registrations cancel the same way.
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
-            using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Cancel);
-            void Cancel(PosixSignalContext context)
+            void Stop(PosixSignalContext context)
             {
                 context.Cancel = true;
                 stop.Cancel();
             }
+            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            using var hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);
             var result = await RunAsync(options, line => error.WriteLine($"bench cluster: {line}"), error, stop.Token);
             output.WriteLine(parse.GetValue(json) ? result.ToJson() : result.ToTable());
             return 0;
@@ -70,13 +72,33 @@ internal static class ClusterBench
 
     private static async Task<Result> RunAsync(Options options, Action<string> progress, TextWriter error, CancellationToken cancellationToken)
     {
+        int t = options.Threshold, n = options.Nodes;
+        progress($"starting {n} nodes");
+        var nodes = await LocalNodeProcesses.StartAsync(n, t, new NodeLimits { Workers = options.NodeWorkers }, cancellationToken);
+        ClusterClient? client = null;
+        // Cancelled (Ctrl-C, SIGTERM): the nodes go at once, not after the measurement has unwound, since
+        // System.CommandLine ends the process 2 s after it cancels.
+        var stopNodes = cancellationToken.Register(nodes.Stop);
+        try
+        {
+            progress($"{n} nodes listening (configurations and share stores in {nodes.WorkDirectory})");
+            client = ClusterClient.Create(nodes.ClusterConfigPath, StderrLoggerProvider.For(error));
+            return await MeasureAsync(options, nodes, client, progress, error, cancellationToken);
+        }
+        finally
+        {
+            await stopNodes.DisposeAsync();
+            await nodes.DisposeAsync();
+            client?.Dispose();
+        }
+    }
+
+    private static async Task<Result> MeasureAsync(Options options, LocalNodeProcesses nodes, ClusterClient client, Action<string> progress, TextWriter error,
+        CancellationToken cancellationToken)
+    {
         int cores = Environment.ProcessorCount;
         int t = options.Threshold, n = options.Nodes;
         var duration = options.Duration;
-
-        progress($"starting {n} nodes");
-        await using var nodes = await LocalNodeProcesses.StartAsync(n, t, new NodeLimits { Workers = options.NodeWorkers }, cancellationToken);
-        using var client = ClusterClient.Create(nodes.ClusterConfigPath, StderrLoggerProvider.For(error));
         var up = await client.WaitForNodesAsync(n, TimeSpan.FromSeconds(15), cancellationToken);
         if (up.Count(r => r.Ok) < n)
             throw new CliException($"only {up.Count(r => r.Ok)} of {n} nodes answer: {string.Join("; ", up.Where(r => !r.Ok).Select(r => $"node {r.NodeId}: {r.Error}"))}");

@@ -21,6 +21,8 @@ internal sealed class LocalNodeProcesses : IAsyncDisposable
     private readonly string _directory;
     private readonly List<Process> _processes = [];
     private readonly Dictionary<int, Queue<string>> _logs = [];
+    private readonly object _stopGate = new();
+    private bool _stopped;
 
     private LocalNodeProcesses(string directory, GeneratedCluster generated)
     {
@@ -29,6 +31,9 @@ internal sealed class LocalNodeProcesses : IAsyncDisposable
     }
 
     public GeneratedCluster Generated { get; }
+
+    /// <summary>The temporary directory with every node's configuration and share store (deleted on dispose).</summary>
+    public string WorkDirectory => _directory;
 
     public string ClusterConfigPath => Generated.ClusterConfigPath;
 
@@ -87,10 +92,12 @@ internal sealed class LocalNodeProcesses : IAsyncDisposable
 
     private async Task StartNodeAsync(int id, CancellationToken cancellationToken)
     {
-        var start = BenchCommands.SelfStartInfo(["node", "run", "--config", Generated.NodeConfigPaths[id - 1]]);
+        // The node also stops when our end of its standard input closes, which happens when this process dies
+        // without running any cleanup (SIGKILL): no node outlives its bench.
+        var start = BenchCommands.SelfStartInfo(["node", "run", "--config", Generated.NodeConfigPaths[id - 1], "--stop-with-stdin"]);
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
-        start.RedirectStandardInput = true; // the node never reads it; it only must not share our terminal's input
+        start.RedirectStandardInput = true;
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var log = new Queue<string>();
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
@@ -171,28 +178,40 @@ internal sealed class LocalNodeProcesses : IAsyncDisposable
     /// <summary>
     /// Kills every node (SIGKILL: they hold nothing but this run's throw-away keys, so there is nothing to shut down
     /// cleanly), waits until each is gone, then deletes the directory with their configurations and share stores.
+    /// Synchronous and idempotent, so it can run from a cancellation callback the moment a signal arrives.
     /// </summary>
-    public async ValueTask DisposeAsync()
+    public void Stop()
     {
-        List<Process> processes;
-        lock (_processes) processes = [.. _processes];
-        foreach (var process in processes)
+        lock (_stopGate)
         {
-            try { if (!process.HasExited) process.Kill(entireProcessTree: true); }
-            catch (InvalidOperationException) { } // already gone
+            if (_stopped) return;
+            _stopped = true;
+            List<Process> processes;
+            lock (_processes) processes = [.. _processes];
+            foreach (var process in processes)
+            {
+                try { process.Kill(); }
+                catch (InvalidOperationException) { } // already gone
+                catch (System.ComponentModel.Win32Exception) { } // exiting
+            }
+            foreach (var process in processes)
+            {
+                try { process.WaitForExit(TimeSpan.FromSeconds(5)); }
+                catch (InvalidOperationException) { }
+                process.Dispose();
+            }
+            try
+            {
+                if (Directory.Exists(_directory)) Directory.Delete(_directory, recursive: true);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
         }
-        foreach (var process in processes)
-        {
-            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            try { await process.WaitForExitAsync(wait.Token); }
-            catch (OperationCanceledException) { }
-            process.Dispose();
-        }
-        try
-        {
-            if (Directory.Exists(_directory)) Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Stop();
+        return ValueTask.CompletedTask;
     }
 }
