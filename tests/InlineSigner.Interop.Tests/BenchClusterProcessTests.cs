@@ -15,7 +15,7 @@ public sealed class BenchClusterProcessTests
     /// <summary>Fixture safe primes: a 1024-bit key without a prime search.</summary>
     private static string Primes => Path.Combine(RepositoryPaths.Root, "tests", "InlineSigner.Threshold.Tests", "Fixtures", "safeprimes-512.txt");
 
-    private static readonly string[] ShortRun = ["bench", "cluster", "--seconds", "0.5", "--bits", "1024", "--primes", Primes, "--latency-samples", "5"];
+    private static readonly string[] ShortRun = ["bench", "cluster", "--seconds", "0.5", "--rounds", "2", "--bits", "1024", "--primes", Primes, "--latency-samples", "5"];
 
     [Fact]
     public async Task A_short_run_prints_every_figure_as_json_and_leaves_no_node_or_file_behind()
@@ -36,6 +36,12 @@ public sealed class BenchClusterProcessTests
                 Assert.True(root.TryGetProperty(name, out var value), $"{name} missing: {result.Output}");
                 Assert.True(value.GetDouble() > 0, $"{name} = {value}");
             }
+        foreach (var name in new[] { "rsa_round_ratios", "ed25519_round_ratios" })
+        {
+            var ratios = root.GetProperty(name).EnumerateArray().Select(r => r.GetDouble()).ToList();
+            Assert.Equal(2, ratios.Count);
+            Assert.All(ratios, r => Assert.True(r > 0, $"{name}: {r}"));
+        }
         Assert.True(root.GetProperty("rsa_latency_p95_ms").GetDouble() >= root.GetProperty("rsa_latency_p50_ms").GetDouble());
 
         var directory = WorkDirectory(result.Error);

@@ -33,21 +33,23 @@ internal static class ClusterBench
         var bits = new Option<int>("--bits") { Description = "RSA modulus size (default 2048)", DefaultValueFactory = _ => 2048 };
         var primes = new Option<FileInfo?>("--primes") { Description = "Deal the RSA key from these safe primes (two hex lines, p and q, of bits/2 each) instead of searching new ones" };
         var samples = new Option<int>("--latency-samples") { Description = "Single-signature calls for the idle latency (default 50)", DefaultValueFactory = _ => 50 };
+        var rounds = new Option<int>("--rounds") { Description = "In-process and cluster runs alternate this many times per algorithm, so both see the same background load (default 3)", DefaultValueFactory = _ => 3 };
         var workers = new Option<int>("--node-workers") { Description = "Signing threads per node (default 0: the node's default, one per processor)", DefaultValueFactory = _ => 0 };
         var command = new Command("cluster", "Threshold signing through local node processes vs in process (same run): RSA and Ed25519 rates, idle latency.")
         {
-            seconds, json, nodes, threshold, bits, primes, samples, workers,
+            seconds, json, nodes, threshold, bits, primes, samples, rounds, workers,
         };
         command.SetAction(async (parse, ct) =>
         {
             var options = new Options(
                 TimeSpan.FromSeconds(Math.Max(0.1, parse.GetValue(seconds))), parse.GetValue(nodes), parse.GetValue(threshold), parse.GetValue(bits),
-                parse.GetValue(primes)?.FullName, parse.GetValue(samples), parse.GetValue(workers));
+                parse.GetValue(primes)?.FullName, parse.GetValue(samples), parse.GetValue(rounds), parse.GetValue(workers));
             if (options.Nodes is < 1 or > ProtocolConstants.MaxNodeId) throw new CliException($"--nodes must be 1..{ProtocolConstants.MaxNodeId}");
             if (options.Threshold < 1 || options.Threshold > options.Nodes) throw new CliException($"--threshold must be 1..{options.Nodes}");
             if (options.Bits is < 1024 or > 8192 || options.Bits % 2 != 0) throw new CliException("--bits must be an even number 1024..8192");
             if (options.LatencySamples is < 1 or > 100_000) throw new CliException("--latency-samples must be 1..100000");
             if (options.NodeWorkers is < 0 or > 256) throw new CliException("--node-workers must be 0..256");
+            if (options.Rounds is < 1 or > 100) throw new CliException("--rounds must be 1..100");
 
             // System.CommandLine turns SIGINT and SIGTERM into cancellation of ct once this action has returned its
             // task, and ends the process 2 s after cancelling (so the nodes are stopped the moment cancellation
@@ -68,7 +70,7 @@ internal static class ClusterBench
         return command;
     }
 
-    private sealed record Options(TimeSpan Duration, int Nodes, int Threshold, int Bits, string? PrimesPath, int LatencySamples, int NodeWorkers);
+    private sealed record Options(TimeSpan Duration, int Nodes, int Threshold, int Bits, string? PrimesPath, int LatencySamples, int Rounds, int NodeWorkers);
 
     private static async Task<Result> RunAsync(Options options, Action<string> progress, TextWriter error, CancellationToken cancellationToken)
     {
@@ -114,20 +116,17 @@ internal static class ClusterBench
             var rsaRecord = await manager.DistributeRsaAsync(Zone, DnsSecAlgorithm.RsaSha256, ksk: false, rsaPublic, rsaShares, keyProgress, cancellationToken);
             var edRecord = await manager.GenerateEd25519Async(Zone, ksk: false, keyProgress, cancellationToken);
 
-            progress($"RSA-{options.Bits}: single key and {t}-of-{n} in process, {duration.TotalSeconds:0.###} s each");
+            progress($"RSA-{options.Bits}: single key, {duration.TotalSeconds:0.###} s");
             var rsaSingle = ThresholdRates.SingleRsa(options.Bits, duration, cores, cancellationToken);
-            var rsaInProcess = ThresholdRates.ThresholdRsa(rsaPublic, holders, duration, cores, cancellationToken);
-            progress($"RSA-{options.Bits}: through the cluster");
-            var rsa = await MeasureClusterAsync(manager.Signer(rsaRecord.KeyId), nodes, rsaInProcess.PerSecond, options, cancellationToken);
+            var rsa = await CompareAsync($"RSA-{options.Bits}", manager.Signer(rsaRecord.KeyId), nodes,
+                () => ThresholdRates.ThresholdRsa(rsaPublic, holders, duration, cores, cancellationToken), options, progress, cancellationToken);
 
-            progress($"Ed25519: single key and FROST {t}-of-{n} in process, {duration.TotalSeconds:0.###} s each");
+            progress($"Ed25519: single key, {duration.TotalSeconds:0.###} s");
             var edSingle = ThresholdRates.SingleEd25519(duration, cores, cancellationToken);
-            var edInProcess = ThresholdRates.Frost(t, n, duration, cores, cancellationToken);
-            progress("Ed25519: through the cluster");
-            var ed = await MeasureClusterAsync(manager.Signer(edRecord.KeyId), nodes, edInProcess.PerSecond, options, cancellationToken);
+            var ed = await CompareAsync("Ed25519", manager.Signer(edRecord.KeyId), nodes,
+                () => ThresholdRates.Frost(t, n, duration, cores, cancellationToken), options, progress, cancellationToken);
 
-            return new Result(cores, t, n, options.Bits, duration.TotalSeconds, options.NodeWorkers, options.LatencySamples,
-                rsaSingle, rsaInProcess, rsa, edSingle, edInProcess, ed);
+            return new Result(cores, t, n, options.Bits, duration.TotalSeconds, options.Rounds, options.NodeWorkers, options.LatencySamples, rsaSingle, rsa, edSingle, ed);
         }
         finally
         {
@@ -168,19 +167,28 @@ internal static class ClusterBench
     }
 
     /// <summary>
-    /// What one algorithm did through the cluster: the rate, the processor time per signature of the client (this
-    /// process) and of all nodes together during the throughput window, and the idle latency.
+    /// One algorithm, cluster against in process: the idle latency, then rounds of the in-process rate followed by the
+    /// cluster's, summed over the rounds (alternating, so a change in the machine's background load hits both sides).
     /// </summary>
-    private sealed record ClusterMeasurement(double PerSecond, int CallSize, double ClientCpuMs, double NodesCpuMs, double LatencyP50Ms, double LatencyP95Ms);
+    private sealed record Comparison(ThresholdRates.Measurement InProcess, ClusterMeasurement Cluster, int CallSize, IReadOnlyList<double> RoundRatios,
+        double LatencyP50Ms, double LatencyP95Ms)
+    {
+        public double Ratio => Cluster.PerSecond / InProcess.PerSecond;
+    }
 
-    /// <summary>
-    /// Idle latency first (single-input calls one after another, nothing else running), then throughput: as the
-    /// signing engine does, max(2, cores) callers each sending calls of many distinct inputs, every signature checked
-    /// with the engine's own verifier. The clock runs from the first call to the end of the last, so ramp-up and the
-    /// final drain count against the cluster.
-    /// </summary>
-    private static async Task<ClusterMeasurement> MeasureClusterAsync(ClusterSigner signer, LocalNodeProcesses nodes, double inProcessRate, Options options,
-        CancellationToken cancellationToken)
+    /// <summary>Signatures through the cluster in a measured time, with the processor time of the client (this process) and of all nodes.</summary>
+    private sealed record ClusterMeasurement(long Signatures, double Seconds, double ClientCpuMs, double NodesCpuMs)
+    {
+        public double PerSecond => Signatures / Seconds;
+        public double ClientCpuMsPerSignature => ClientCpuMs / Math.Max(1, Signatures);
+        public double NodesCpuMsPerSignature => NodesCpuMs / Math.Max(1, Signatures);
+
+        public static ClusterMeasurement Sum(IEnumerable<ClusterMeasurement> parts) => parts.Aggregate(new ClusterMeasurement(0, 0, 0, 0),
+            (a, b) => new ClusterMeasurement(a.Signatures + b.Signatures, a.Seconds + b.Seconds, a.ClientCpuMs + b.ClientCpuMs, a.NodesCpuMs + b.NodesCpuMs));
+    }
+
+    private static async Task<Comparison> CompareAsync(string name, ClusterSigner signer, LocalNodeProcesses nodes, Func<ThresholdRates.Measurement> inProcess,
+        Options options, Action<string> progress, CancellationToken cancellationToken)
     {
         using var verifier = SignatureCheck.For(signer.Algorithm, signer.DnsKey.PublicKey);
         long counter = 0;
@@ -190,6 +198,7 @@ internal static class ClusterBench
             for (int i = 0; i < count; i++) inputs[i] = SigningInput(Interlocked.Increment(ref counter));
             return inputs;
         }
+        // Every signature counted is checked with the signing engine's own verifier, as the engine does.
         async Task<int> SignAndCheckAsync(ReadOnlyMemory<byte>[] inputs)
         {
             var signatures = await signer.SignAsync(inputs, cancellationToken);
@@ -199,9 +208,8 @@ internal static class ClusterBench
             return inputs.Length;
         }
 
-        // The in-process run left garbage behind: collect it now, not in the middle of the latency samples.
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
+        // Idle latency: single-input calls one after another, nothing else running.
+        progress($"{name}: idle latency through the cluster, {options.LatencySamples} signatures one after another");
         for (int i = 0; i < 5; i++) await SignAndCheckAsync(Inputs(1)); // JIT on both sides, connections, FROST commitment pools
         var latencies = new double[options.LatencySamples];
         for (int i = 0; i < latencies.Length; i++)
@@ -214,22 +222,41 @@ internal static class ClusterBench
         }
         Array.Sort(latencies);
 
-        // Calls big enough to keep the cluster's pipeline full, small enough that each caller makes several in the
-        // window (a call returns all its signatures at once, at its end).
+        // Throughput as the signing engine asks for it: max(2, cores) callers, each sending calls of many distinct
+        // inputs. Calls are big enough to keep the signer's pipeline full, small enough that each caller makes
+        // several per round (a call returns all its signatures at once, at its end). The clock runs from the first
+        // call to the end of the last, so ramp-up and the final drain count against the cluster.
         int callers = Math.Max(2, Environment.ProcessorCount);
-        int callSize = (int)Math.Clamp(inProcessRate * options.Duration.TotalSeconds / (2 * callers), 16, 2048);
-        await SignAndCheckAsync(Inputs(callSize)); // warm-up: the signer's batch sizing learns this cluster's speed
-        long signed = 0;
-        var clientCpu = CpuClock.Start();
-        var nodesCpu = CpuClock.Start(nodes.Processes);
-        var window = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => Task.Run(async () =>
+        int callSize = 0;
+        var inProcessRounds = new List<ThresholdRates.Measurement>();
+        var clusterRounds = new List<ClusterMeasurement>();
+        for (int round = 1; round <= options.Rounds; round++)
         {
-            while (window.Elapsed < options.Duration)
-                Interlocked.Add(ref signed, await SignAndCheckAsync(Inputs(callSize)));
-        }, cancellationToken)));
-        double perSecond = signed / window.Elapsed.TotalSeconds;
-        return new ClusterMeasurement(perSecond, callSize, clientCpu.ElapsedMs / signed, nodesCpu.ElapsedMs / signed, Percentile(latencies, 50), Percentile(latencies, 95));
+            progress($"{name}: round {round} of {options.Rounds}: {options.Threshold} of {options.Nodes} in process, then through the cluster, {options.Duration.TotalSeconds:0.###} s each");
+            var own = inProcess();
+            inProcessRounds.Add(own);
+            // The in-process run left garbage behind: collect it now, not while the cluster is measured.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            if (round == 1)
+            {
+                callSize = (int)Math.Clamp(own.PerSecond * options.Duration.TotalSeconds / (2 * callers), 16, 2048);
+                await SignAndCheckAsync(Inputs(callSize)); // warm-up: the signer's batch sizing learns this cluster's speed
+            }
+            long signed = 0;
+            var clientCpu = CpuClock.Start();
+            var nodesCpu = CpuClock.Start(nodes.Processes);
+            var window = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => Task.Run(async () =>
+            {
+                while (window.Elapsed < options.Duration)
+                    Interlocked.Add(ref signed, await SignAndCheckAsync(Inputs(callSize)));
+            }, cancellationToken)));
+            clusterRounds.Add(new ClusterMeasurement(signed, window.Elapsed.TotalSeconds, clientCpu.ElapsedMs, nodesCpu.ElapsedMs));
+        }
+        var ratios = clusterRounds.Zip(inProcessRounds, (c, i) => c.PerSecond / i.PerSecond).ToList();
+        return new Comparison(ThresholdRates.Measurement.Sum(inProcessRounds), ClusterMeasurement.Sum(clusterRounds), callSize, ratios,
+            Percentile(latencies, 50), Percentile(latencies, 95));
     }
 
     /// <summary>An RRSIG-sized signing input, distinct for every number.</summary>
@@ -244,55 +271,61 @@ internal static class ClusterBench
     private static double Percentile(double[] sorted, double percent) =>
         sorted[Math.Clamp((int)Math.Ceiling(percent / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
 
-    private sealed record Result(int Cores, int T, int N, int Bits, double Seconds, int NodeWorkers, int LatencySamples,
-        ThresholdRates.Measurement RsaSingle, ThresholdRates.Measurement RsaInProcess, ClusterMeasurement Rsa,
-        ThresholdRates.Measurement EdSingle, ThresholdRates.Measurement EdInProcess, ClusterMeasurement Ed)
+    private sealed record Result(int Cores, int T, int N, int Bits, double Seconds, int Rounds, int NodeWorkers, int LatencySamples,
+        ThresholdRates.Measurement RsaSingle, Comparison Rsa, ThresholdRates.Measurement EdSingle, Comparison Ed)
     {
-        public string ToJson() => JsonSerializer.Serialize(new Dictionary<string, object>
+        public string ToJson()
         {
-            ["cores"] = Cores,
-            ["t"] = T,
-            ["n"] = N,
-            ["bits"] = Bits,
-            ["seconds"] = Seconds,
-            ["node_workers"] = NodeWorkers,
-            ["latency_samples"] = LatencySamples,
-            ["rsa_single_per_s"] = Math.Round(RsaSingle.PerSecond, 1),
-            ["rsa_inprocess_per_s"] = Math.Round(RsaInProcess.PerSecond, 1),
-            ["rsa_cluster_per_s"] = Math.Round(Rsa.PerSecond, 1),
-            ["rsa_cluster_over_inprocess"] = Math.Round(Rsa.PerSecond / RsaInProcess.PerSecond, 3),
-            ["rsa_inprocess_cpu_ms"] = Math.Round(RsaInProcess.CpuMsPerOperation, 3),
-            ["rsa_cluster_client_cpu_ms"] = Math.Round(Rsa.ClientCpuMs, 3),
-            ["rsa_cluster_nodes_cpu_ms"] = Math.Round(Rsa.NodesCpuMs, 3),
-            ["rsa_call_size"] = Rsa.CallSize,
-            ["rsa_latency_p50_ms"] = Math.Round(Rsa.LatencyP50Ms, 2),
-            ["rsa_latency_p95_ms"] = Math.Round(Rsa.LatencyP95Ms, 2),
-            ["ed25519_single_per_s"] = Math.Round(EdSingle.PerSecond, 1),
-            ["ed25519_inprocess_per_s"] = Math.Round(EdInProcess.PerSecond, 1),
-            ["ed25519_cluster_per_s"] = Math.Round(Ed.PerSecond, 1),
-            ["ed25519_cluster_over_inprocess"] = Math.Round(Ed.PerSecond / EdInProcess.PerSecond, 3),
-            ["ed25519_inprocess_cpu_ms"] = Math.Round(EdInProcess.CpuMsPerOperation, 3),
-            ["ed25519_cluster_client_cpu_ms"] = Math.Round(Ed.ClientCpuMs, 3),
-            ["ed25519_cluster_nodes_cpu_ms"] = Math.Round(Ed.NodesCpuMs, 3),
-            ["ed25519_call_size"] = Ed.CallSize,
-            ["ed25519_latency_p50_ms"] = Math.Round(Ed.LatencyP50Ms, 2),
-            ["ed25519_latency_p95_ms"] = Math.Round(Ed.LatencyP95Ms, 2),
-        });
+            var json = new Dictionary<string, object>
+            {
+                ["cores"] = Cores,
+                ["t"] = T,
+                ["n"] = N,
+                ["bits"] = Bits,
+                ["seconds"] = Seconds,
+                ["rounds"] = Rounds,
+                ["node_workers"] = NodeWorkers,
+                ["latency_samples"] = LatencySamples,
+            };
+            Add("rsa", RsaSingle, Rsa);
+            Add("ed25519", EdSingle, Ed);
+            return JsonSerializer.Serialize(json);
+
+            void Add(string prefix, ThresholdRates.Measurement single, Comparison comparison)
+            {
+                json[$"{prefix}_single_per_s"] = Math.Round(single.PerSecond, 1);
+                json[$"{prefix}_inprocess_per_s"] = Math.Round(comparison.InProcess.PerSecond, 1);
+                json[$"{prefix}_cluster_per_s"] = Math.Round(comparison.Cluster.PerSecond, 1);
+                json[$"{prefix}_cluster_over_inprocess"] = Math.Round(comparison.Ratio, 3);
+                json[$"{prefix}_round_ratios"] = comparison.RoundRatios.Select(r => Math.Round(r, 3)).ToList();
+                json[$"{prefix}_inprocess_cpu_ms"] = Math.Round(comparison.InProcess.CpuMsPerOperation, 3);
+                json[$"{prefix}_cluster_client_cpu_ms"] = Math.Round(comparison.Cluster.ClientCpuMsPerSignature, 3);
+                json[$"{prefix}_cluster_nodes_cpu_ms"] = Math.Round(comparison.Cluster.NodesCpuMsPerSignature, 3);
+                json[$"{prefix}_call_size"] = comparison.CallSize;
+                json[$"{prefix}_latency_p50_ms"] = Math.Round(comparison.LatencyP50Ms, 2);
+                json[$"{prefix}_latency_p95_ms"] = Math.Round(comparison.LatencyP95Ms, 2);
+            }
+        }
 
         public string ToTable()
         {
             var text = new StringBuilder();
             void Line(FormattableString line) => text.AppendLine(line.ToString(CultureInfo.InvariantCulture));
             Line($"{N} node processes on 127.0.0.1, threshold {T} of {N}, {Cores} cores shared by nodes, client and in-process runs; every signature verified");
-            Line($"{"signatures/s",-18}{"cluster",10}{"in process",12}{"ratio",8}{"single key",12}   {"CPU ms/signature: cluster (client + nodes) vs in process",-10}");
-            Row($"RSA-{Bits}", Rsa, RsaInProcess, RsaSingle);
-            Row("Ed25519 (FROST)", Ed, EdInProcess, EdSingle);
+            Line($"{Rounds} alternating rounds of {Seconds:0.###} s per side and algorithm");
+            Line($"{"signatures/s",-18}{"cluster",10}{"in process",12}{"ratio",8}{"single key",12}   CPU ms/signature: cluster (client + nodes) vs in process");
+            Row($"RSA-{Bits}", Rsa, RsaSingle);
+            Row("Ed25519 (FROST)", Ed, EdSingle);
+            Line($"ratio per round: RSA {string.Join(", ", Rsa.RoundRatios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture)))}; Ed25519 {string.Join(", ", Ed.RoundRatios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture)))}");
             Line($"idle latency of one signature ({LatencySamples} calls): RSA-{Bits} p50 {Rsa.LatencyP50Ms:F1} ms, p95 {Rsa.LatencyP95Ms:F1} ms; Ed25519 p50 {Ed.LatencyP50Ms:F1} ms, p95 {Ed.LatencyP95Ms:F1} ms");
             Line($"goals: ratio >= 0.80; idle latency under 20 ms for RSA-2048 and under 5 ms for Ed25519");
             return text.ToString().TrimEnd();
 
-            void Row(string name, ClusterMeasurement cluster, ThresholdRates.Measurement inProcess, ThresholdRates.Measurement single) =>
-                Line($"{name,-18}{cluster.PerSecond,10:F0}{inProcess.PerSecond,12:F0}{cluster.PerSecond / inProcess.PerSecond,8:F2}{single.PerSecond,12:F0}   {cluster.ClientCpuMs + cluster.NodesCpuMs:F2} ({cluster.ClientCpuMs:F2} + {cluster.NodesCpuMs:F2}) vs {inProcess.CpuMsPerOperation:F2}");
+            void Row(string name, Comparison comparison, ThresholdRates.Measurement single)
+            {
+                var cluster = comparison.Cluster;
+                Line($"{name,-18}{cluster.PerSecond,10:F0}{comparison.InProcess.PerSecond,12:F0}{comparison.Ratio,8:F2}{single.PerSecond,12:F0}   {cluster.ClientCpuMsPerSignature + cluster.NodesCpuMsPerSignature:F2} ({cluster.ClientCpuMsPerSignature:F2} + {cluster.NodesCpuMsPerSignature:F2}) vs {comparison.InProcess.CpuMsPerOperation:F2}");
+            }
         }
     }
 }

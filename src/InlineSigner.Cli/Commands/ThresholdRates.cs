@@ -14,8 +14,16 @@ namespace InlineSigner.Cli.Commands;
 /// </summary>
 internal static class ThresholdRates
 {
-    /// <summary>A measured rate and the processor time this process spent per operation while measuring it.</summary>
-    public sealed record Measurement(double PerSecond, double CpuMsPerOperation);
+    /// <summary>Operations done in a measured time, and the processor time this process spent meanwhile.</summary>
+    public sealed record Measurement(long Operations, double Seconds, double CpuMs)
+    {
+        public double PerSecond => Operations / Seconds;
+        public double CpuMsPerOperation => CpuMs / Math.Max(1, Operations);
+
+        /// <summary>Several measurements of the same thing as one.</summary>
+        public static Measurement Sum(IEnumerable<Measurement> parts) =>
+            parts.Aggregate(new Measurement(0, 0, 0), (a, b) => new Measurement(a.Operations + b.Operations, a.Seconds + b.Seconds, a.CpuMs + b.CpuMs));
+    }
 
     private static readonly byte[] Message = "bench.example. signing input"u8.ToArray();
 
@@ -106,7 +114,7 @@ internal static class ThresholdRates
         })).ToList();
         foreach (var thread in threads) thread.Start();
         foreach (var thread in threads) thread.Join();
-        var result = new Measurement(done / clock.Elapsed.TotalSeconds, cpu.ElapsedMs / Math.Max(1, done));
+        var result = new Measurement(done, clock.Elapsed.TotalSeconds, cpu.ElapsedMs);
         foreach (var set in pool) foreach (var nonce in set) nonce.Dispose();
         foreach (var share in shares) share.Dispose();
         cancellationToken.ThrowIfCancellationRequested();
@@ -133,7 +141,7 @@ internal static class ThresholdRates
         foreach (var thread in threads) thread.Start();
         foreach (var thread in threads) thread.Join();
         cancellationToken.ThrowIfCancellationRequested();
-        return new Measurement(total / clock.Elapsed.TotalSeconds, cpu.ElapsedMs / Math.Max(1, total));
+        return new Measurement(total, clock.Elapsed.TotalSeconds, cpu.ElapsedMs);
     }
 }
 
