@@ -232,7 +232,7 @@ internal static class ClusterBench
         var clusterRounds = new List<ClusterMeasurement>();
         for (int round = 1; round <= options.Rounds; round++)
         {
-            progress($"{name}: round {round} of {options.Rounds}: {options.Threshold} of {options.Nodes} in process, then through the cluster, {options.Duration.TotalSeconds:0.###} s each");
+            progress($"{name}: round {round} of {options.Rounds}: {options.Threshold} of {options.Nodes} in process, {options.Duration.TotalSeconds:0.###} s");
             var own = inProcess();
             inProcessRounds.Add(own);
             // The in-process run left garbage behind: collect it now, not while the cluster is measured.
@@ -243,6 +243,7 @@ internal static class ClusterBench
                 callSize = (int)Math.Clamp(own.PerSecond * options.Duration.TotalSeconds / (2 * callers), 16, 2048);
                 await SignAndCheckAsync(Inputs(callSize)); // warm-up: the signer's batch sizing learns this cluster's speed
             }
+            progress($"{name}: round {round} of {options.Rounds}: through the cluster, {options.Duration.TotalSeconds:0.###} s");
             long signed = 0;
             var clientCpu = CpuClock.Start();
             var nodesCpu = CpuClock.Start(nodes.Processes);

@@ -175,6 +175,7 @@ public sealed partial class NodeServer
             {
                 var commitment = key.Commit(first + (ulong)i);
                 commitments[i] = (commitment.Hiding, commitment.Binding);
+                if (_faults is not null) commitments[i] = _faults.FrostCommitment(commitments[i]);
             },
             failure =>
             {
