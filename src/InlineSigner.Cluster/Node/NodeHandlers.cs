@@ -223,23 +223,46 @@ public sealed partial class NodeServer
                     return;
                 }
                 // The shares leave the node only after the nonces they used can never be spent again, even after a crash.
-                _ = Task.Run(async () =>
+                Task durable;
+                try
                 {
-                    try
-                    {
-                        await key.EnsureDurableAsync(nextNonce, target => _store.AdvanceNonceAsync(sign.KeyId, target, _stopping.Token));
-                        Reply(incoming, request, FixedValueList.Encode(shares, 32));
-                    }
-                    catch (Exception e) when (e is not OperationCanceledException)
-                    {
-                        ReplyFailure(incoming, request, e is InvalidOperationException ? new NodeRequestException(ErrorCode.UnknownKey, e.Message) : e);
-                    }
-                    finally
-                    {
-                        key.Release();
-                    }
-                });
+                    durable = key.EnsureDurableAsync(nextNonce, target => _store.AdvanceNonceAsync(sign.KeyId, target, _stopping.Token));
+                }
+                catch (Exception e)
+                {
+                    durable = Task.FromException(e);
+                }
+                if (durable.IsCompletedSuccessfully)
+                {
+                    // Usually so (an earlier block write covers these numbers): answer from this worker, without
+                    // another thread hop in the way of the reply.
+                    try { Reply(incoming, request, FixedValueList.Encode(shares, 32)); }
+                    finally { key.Release(); }
+                    return;
+                }
+                _ = ReplyWhenDurableAsync(durable);
             });
+
+        async Task ReplyWhenDurableAsync(Task durable)
+        {
+            try
+            {
+                await durable.ConfigureAwait(false);
+                Reply(incoming, request, FixedValueList.Encode(shares, 32));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                ReplyFailure(incoming, request, e is InvalidOperationException ? new NodeRequestException(ErrorCode.UnknownKey, e.Message) : e);
+            }
+            catch (OperationCanceledException)
+            {
+                // The node is stopping: no answer.
+            }
+            finally
+            {
+                key.Release();
+            }
+        }
     }
 
     // ---- distributed key generation
