@@ -228,6 +228,17 @@ internal static class ClusterBench
         // call to the end of the last, so ramp-up and the final drain count against the cluster.
         int callers = Math.Max(2, Environment.ProcessorCount);
         int callSize = 0;
+        async Task<(long Signed, double Seconds)> SignForAsync(TimeSpan duration)
+        {
+            long signed = 0;
+            var window = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => Task.Run(async () =>
+            {
+                while (window.Elapsed < duration)
+                    Interlocked.Add(ref signed, await SignAndCheckAsync(Inputs(callSize)));
+            }, cancellationToken)));
+            return (signed, window.Elapsed.TotalSeconds);
+        }
         var inProcessRounds = new List<ThresholdRates.Measurement>();
         var clusterRounds = new List<ClusterMeasurement>();
         for (int round = 1; round <= options.Rounds; round++)
@@ -241,19 +252,18 @@ internal static class ClusterBench
             if (round == 1)
             {
                 callSize = (int)Math.Clamp(own.PerSecond * options.Duration.TotalSeconds / (2 * callers), 16, 2048);
-                await SignAndCheckAsync(Inputs(callSize)); // warm-up: the signer's batch sizing learns this cluster's speed
+                // Warm-up, not counted: each node is a process of its own whose hot paths the JIT has yet to
+                // optimise (the in-process side shares this process's), and the signer's batch sizing learns the
+                // cluster's speed.
+                var warmUp = TimeSpan.FromSeconds(Math.Clamp(options.Duration.TotalSeconds, 1, 3));
+                progress($"{name}: warming the cluster up, {warmUp.TotalSeconds:0.###} s");
+                await SignForAsync(warmUp);
             }
             progress($"{name}: round {round} of {options.Rounds}: through the cluster, {options.Duration.TotalSeconds:0.###} s");
-            long signed = 0;
             var clientCpu = CpuClock.Start();
             var nodesCpu = CpuClock.Start(nodes.Processes);
-            var window = Stopwatch.StartNew();
-            await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => Task.Run(async () =>
-            {
-                while (window.Elapsed < options.Duration)
-                    Interlocked.Add(ref signed, await SignAndCheckAsync(Inputs(callSize)));
-            }, cancellationToken)));
-            clusterRounds.Add(new ClusterMeasurement(signed, window.Elapsed.TotalSeconds, clientCpu.ElapsedMs, nodesCpu.ElapsedMs));
+            var (signed, seconds) = await SignForAsync(options.Duration);
+            clusterRounds.Add(new ClusterMeasurement(signed, seconds, clientCpu.ElapsedMs, nodesCpu.ElapsedMs));
         }
         var ratios = clusterRounds.Zip(inProcessRounds, (c, i) => c.PerSecond / i.PerSecond).ToList();
         return new Comparison(ThresholdRates.Measurement.Sum(inProcessRounds), ClusterMeasurement.Sum(clusterRounds), callSize, ratios,
