@@ -30,7 +30,7 @@ public sealed class BenchClusterProcessTests
         Assert.Equal(Environment.ProcessorCount, root.GetProperty("cores").GetInt32());
         foreach (var algorithm in new[] { "rsa", "ed25519" })
             foreach (var figure in new[] { "single_per_s", "inprocess_per_s", "cluster_per_s", "cluster_over_inprocess", "inprocess_cpu_ms",
-                         "cluster_client_cpu_ms", "cluster_nodes_cpu_ms", "latency_p50_ms", "latency_p95_ms" })
+                         "cluster_client_cpu_ms", "cluster_nodes_cpu_ms", "latency_min_ms", "latency_p50_ms", "latency_p95_ms" })
             {
                 var name = $"{algorithm}_{figure}";
                 Assert.True(root.TryGetProperty(name, out var value), $"{name} missing: {result.Output}");
