@@ -24,10 +24,11 @@ public static class ClusterSetup
     /// Without <paramref name="hosts"/> every node is on <paramref name="host"/>: it listens there and the client connects
     /// there. With <paramref name="hosts"/> (one per node, e.g. container names) the client connects to node i at
     /// hosts[i − 1], and the nodes listen on <paramref name="listenAddress"/> (default 0.0.0.0): a name that only
-    /// resolves inside the node's own network cannot be relied on as a bind address. Refuses to overwrite existing files.
+    /// resolves inside the node's own network cannot be relied on as a bind address. Every node gets
+    /// <paramref name="limits"/> (default: the defaults of <see cref="NodeLimits"/>). Refuses to overwrite existing files.
     /// </summary>
     public static GeneratedCluster GenerateCluster(string directory, int nodes, int threshold, int basePort = DefaultBasePort, string host = "127.0.0.1",
-        IReadOnlyList<string>? hosts = null, string? listenAddress = null)
+        IReadOnlyList<string>? hosts = null, string? listenAddress = null, NodeLimits? limits = null)
     {
         if (nodes is < 1 or > ProtocolConstants.MaxNodeId) throw new ClusterConfigException($"--nodes {nodes} must be 1..{ProtocolConstants.MaxNodeId}");
         if (threshold < 1 || threshold > nodes) throw new ClusterConfigException($"--threshold {threshold} must be 1..{nodes} (n >= t)");
@@ -64,6 +65,7 @@ public static class ClusterSetup
                 Store = $"node{id}.store",
                 PassphraseFile = $"node{id}.pass",
                 Peers = Enumerable.Range(0, nodes).Where(j => j != i).Select(j => new NodePeer(j + 1, certificates[j].PublicKeyZ85)).ToList(),
+                Limits = limits ?? new NodeLimits(),
             };
             ConfigJson.Write(nodePaths[i], file);
         }

@@ -123,6 +123,32 @@ public sealed class ClusterSigningTests
         Assert.All(client.Health().Where(h => h.NodeId != 4), h => Assert.Equal(0, h.BadShares));
     }
 
+    /// <summary>A node whose round-one commitments are not group elements (here the identity, of small order).</summary>
+    private sealed class InvalidCommitmentFaults : InlineSigner.Cluster.Node.INodeFaults
+    {
+        public byte[] RsaShare(byte[] encodedShare) => encodedShare;
+        public byte[] FrostShare(byte[] share) => share;
+        public (byte[] Hiding, byte[] Binding) FrostCommitment((byte[] Hiding, byte[] Binding) commitment) => ([1, .. new byte[31]], commitment.Binding);
+    }
+
+    [Fact]
+    public async Task A_frost_node_handing_out_invalid_commitments_is_named_and_the_nodes_that_refuse_them_are_not()
+    {
+        using var cluster = LocalCluster.Start(5, 3);
+        using var client = cluster.Client();
+        var record = await FrostKeyAsync(client);
+        cluster.StopNode(4);
+        cluster.StartNode(4, new InvalidCommitmentFaults());
+        cluster.StopNode(1); // four nodes left: most sets of three include the liar
+        await client.WaitForNodesAsync(4, TimeSpan.FromSeconds(5), CancellationToken.None);
+        var inputs = Inputs(300);
+        AssertEd25519Signatures(record, inputs, await new ClusterSigner(client, record).SignAsync(inputs, CancellationToken.None));
+        var liar = client.Health().Single(h => h.NodeId == 4);
+        Assert.True(liar.BadShares > 0, string.Join("\n", client.Health()));
+        Assert.Contains("invalid FROST commitment", liar.LastError);
+        Assert.All(client.Health().Where(h => h.NodeId != 4), h => Assert.Equal(0, h.BadShares));
+    }
+
     [Fact]
     public async Task Two_distributed_key_generations_in_a_row_both_succeed()
     {

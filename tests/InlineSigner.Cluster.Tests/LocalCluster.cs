@@ -59,14 +59,17 @@ internal sealed class LocalCluster : IDisposable
 
     public NodeConfig NodeConfig(int id) => Node.NodeConfig.Load(Generated.NodeConfigPaths[id - 1]);
 
-    public void StartNode(int id, bool lying = false)
+    public void StartNode(int id, bool lying = false) => StartNode(id, lying ? new CorruptingFaults() : null);
+
+    /// <summary>Starts node <paramref name="id"/> misbehaving as <paramref name="faults"/> says (null: honest).</summary>
+    internal void StartNode(int id, INodeFaults? faults)
     {
         if (_servers[id] is not null) throw new InvalidOperationException($"node {id} is running");
         var config = NodeConfig(id);
         var passphrase = config.ReadPassphrase();
         // Few KDF iterations: a test store protects nothing, and every test opens several.
         var store = ShareStore.Open(config.StorePath, passphrase, kdfIterationsForNewStore: 10_000);
-        var server = new NodeServer(config, store, NullLogger.Instance, null, lying ? new CorruptingFaults() : null);
+        var server = new NodeServer(config, store, NullLogger.Instance, null, faults);
         server.Start();
         _stores[id] = store;
         _servers[id] = server;

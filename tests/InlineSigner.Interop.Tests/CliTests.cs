@@ -94,7 +94,7 @@ public sealed class CliTests
     [Fact]
     public async Task Every_command_has_help()
     {
-        foreach (var command in new[] { new[] { "sign" }, ["verify"], ["digest"], ["keys"], ["keys", "generate"], ["keys", "list"], ["bench"], ["bench", "sign"] })
+        foreach (var command in new[] { new[] { "sign" }, ["verify"], ["digest"], ["keys"], ["keys", "generate"], ["keys", "list"], ["bench"], ["bench", "sign"], ["bench", "cluster"] })
         {
             var result = await RunCli([.. command, "--help"]);
             Assert.True(result.ExitCode == 0, string.Join(' ', command) + ": " + result.All);

@@ -14,7 +14,7 @@ namespace InlineSigner.Cli.Commands;
 /// </summary>
 internal static class BenchCommands
 {
-    public static Command Create(TextWriter output)
+    public static Command Create(TextWriter output, TextWriter error)
     {
         var bench = new Command("bench", "Benchmarks that compare us with a baseline measured in the same run.");
         bench.Add(Sign(output));
@@ -22,7 +22,21 @@ internal static class BenchCommands
         bench.Add(IncrementalBench.Create(output));
         bench.Add(ServeBench.Create(output));
         bench.Add(PipelineBench.Create(output));
+        bench.Add(ClusterBench.Create(output, error));
         return bench;
+    }
+
+    /// <summary>
+    /// How to run this very program again with <paramref name="arguments"/>: through the apphost when we were started
+    /// by it, otherwise as `dotnet inline-signer.dll …` (how tests and `dotnet run` start us).
+    /// </summary>
+    internal static ProcessStartInfo SelfStartInfo(IEnumerable<string> arguments)
+    {
+        var self = Environment.ProcessPath ?? "dotnet";
+        var start = new ProcessStartInfo(self) { UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(BenchCommands).Assembly.Location);
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        return start;
     }
 
     private static Command Sign(TextWriter output)
@@ -54,18 +68,16 @@ internal static class BenchCommands
                 using (var key = LocalKey.Generate(origin, alg, ksk: true)) BindKeyFile.Write(key, keyDir);
                 var keyBase = Directory.GetFiles(keyDir, "*.private").Single()[..^".private".Length];
 
-                var self = Environment.ProcessPath ?? "dotnet";
-                var selfArgs = new List<string>();
-                var entry = typeof(BenchCommands).Assembly.Location;
-                if (Path.GetFileNameWithoutExtension(self) == "dotnet") selfArgs.Add(entry);
-                selfArgs.AddRange(["sign", "--zone", "bench.example", "--in", zoneFile, "--out", Path.Combine(workDir, "ours.signed"), "--key-dir", keyDir, "-q"]);
+                var selfArgs = new List<string> { "sign", "--zone", "bench.example", "--in", zoneFile, "--out", Path.Combine(workDir, "ours.signed"), "--key-dir", keyDir, "-q" };
                 if (useNsec3) selfArgs.Add("--nsec3");
-                var ours = await Measure(self, selfArgs, ct);
+                var ours = await Measure(SelfStartInfo(selfArgs), ct);
 
                 var ldnsArgs = new List<string> { "-f", Path.Combine(workDir, "ldns.signed") };
                 if (useNsec3) ldnsArgs.AddRange(["-n", "-t", "0"]);
                 ldnsArgs.AddRange([zoneFile, keyBase]);
-                var ldns = await Measure(FindTool("ldns-signzone"), ldnsArgs, ct);
+                var ldnsStart = new ProcessStartInfo(FindTool("ldns-signzone")) { UseShellExecute = false };
+                foreach (var argument in ldnsArgs) ldnsStart.ArgumentList.Add(argument);
+                var ldns = await Measure(ldnsStart, ct);
 
                 double ratio = ours.Seconds / ldns.Seconds;
                 if (parse.GetValue(json))
@@ -130,10 +142,11 @@ internal static class BenchCommands
     private sealed record Measurement(double Seconds, long PeakRssMiB);
 
     /// <summary>Runs a program to completion, timing it and sampling its peak resident set (VmHWM) from /proc.</summary>
-    private static async Task<Measurement> Measure(string program, IEnumerable<string> arguments, CancellationToken cancellationToken)
+    private static async Task<Measurement> Measure(ProcessStartInfo start, CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        var program = start.FileName;
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(start) ?? throw new CliException($"could not start {program}");
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);

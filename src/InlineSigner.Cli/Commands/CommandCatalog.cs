@@ -12,6 +12,6 @@ internal static class CommandCatalog
         yield return KeysCommands.Create(output, error);
         yield return NodeCommands.Create(output);
         foreach (var command in ServeCommands.Create(output)) yield return command;
-        yield return BenchCommands.Create(output);
+        yield return BenchCommands.Create(output, error);
     }
 }

@@ -19,14 +19,35 @@ internal static class NodeCommands
     private static Command Run()
     {
         var config = new Option<FileInfo>("--config", "-c") { Description = "The node's configuration file (JSON)", Required = true };
-        var command = new Command("run", "Serve key shares to the cluster's clients until SIGTERM or Ctrl-C.") { config };
+        var stopWithStdin = new Option<bool>("--stop-with-stdin")
+        {
+            Description = "Also stop when standard input reaches its end (for a node run as a child process: the parent's end, even by SIGKILL, closes the pipe)",
+        };
+        var command = new Command("run", "Serve key shares to the cluster's clients until SIGTERM or Ctrl-C.") { config, stopWithStdin };
         command.SetAction(async (parse, ct) =>
         {
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            if (parse.GetValue(stopWithStdin)) _ = StopAtEndOfInputAsync(stop);
             // Configuration, passphrase and share store are all checked before anything listens: a bad one is one line.
-            await NodeHost.RunAsync(parse.GetRequiredValue(config).FullName, ct);
+            await NodeHost.RunAsync(parse.GetRequiredValue(config).FullName, stop.Token);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Reads standard input to its end, then cancels: the parent that holds the other end has gone.</summary>
+    private static async Task StopAtEndOfInputAsync(CancellationTokenSource stop)
+    {
+        try
+        {
+            await using var input = Console.OpenStandardInput();
+            var buffer = new byte[256];
+            while (await input.ReadAsync(buffer, stop.Token) > 0) { }
+        }
+        catch (OperationCanceledException) { return; }
+        catch (IOException) { }
+        try { stop.Cancel(); }
+        catch (ObjectDisposedException) { } // the node stopped first
     }
 
     private static Command Init(TextWriter output)

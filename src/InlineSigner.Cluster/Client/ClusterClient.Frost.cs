@@ -180,6 +180,7 @@ public sealed partial class ClusterClient
         }
 
         var answers = new Dictionary<int, FrostAnswer>();
+        var refusals = new HashSet<int>(); // signers that called the batch invalid: perhaps because of another signer's commitments
         for (int i = 0; i < signers.Count; i++)
         {
             try
@@ -197,10 +198,39 @@ public sealed partial class ClusterClient
                 // batches in nonce order); only its contents go.
                 if (e is NodeErrorException { Code: ErrorCode.NonceRejected or ErrorCode.UnknownKey }) pools[i].Invalidate();
                 if (e is NodeErrorException { Code: ErrorCode.NonceRejected }) staleNonces.Add(signers[i]);
-                _logger.LogWarning("{Node} failed FROST round two for key {KeyId}: {Reason}", Describe(signers[i]), keyId, failed[signers[i]]);
+                if (e is NodeErrorException { Code: ErrorCode.InvalidRequest }) refusals.Add(signers[i]);
+                else _logger.LogWarning("{Node} failed FROST round two for key {KeyId}: {Reason}", Describe(signers[i]), keyId, failed[signers[i]]);
+            }
+        }
+        if (refusals.Count > 0)
+        {
+            var liars = InvalidCommitments(signers, taken);
+            foreach (var (node, count) in liars)
+            {
+                failed[node] = $"{count} invalid commitment(s) (not group elements)";
+                pools[signers.ToList().IndexOf(node)].Invalidate();
+                ReportBadShares(node, count, keyId, "invalid FROST commitment(s)");
+            }
+            foreach (var node in refusals)
+            {
+                // Refusing another signer's bad commitment is what an honest node must do: not its failure.
+                if (liars.Count > 0 && !liars.ContainsKey(node)) failed.Remove(node);
+                else _logger.LogWarning("{Node} failed FROST round two for key {KeyId}: {Reason}", Describe(node), keyId, failed[node]);
             }
         }
         return failed.Count > 0 ? (null, failed, timedOut, staleNonces) : (answers, failed, timedOut, staleNonces);
+    }
+
+    /// <summary>Signers that handed out commitments which are not valid group elements, with how many.</summary>
+    private static Dictionary<int, int> InvalidCommitments(IReadOnlyList<int> signers, List<(ulong Nonce, byte[] Hiding, byte[] Binding)>[] taken)
+    {
+        var liars = new Dictionary<int, int>();
+        for (int i = 0; i < signers.Count; i++)
+        {
+            int bad = taken[i].Count(c => !Ed25519Group.IsValidElement(c.Hiding) || !Ed25519Group.IsValidElement(c.Binding));
+            if (bad > 0) liars[signers[i]] = bad;
+        }
+        return liars;
     }
 
     /// <summary>Tops the pool up to at least <paramref name="needed"/> commitments, fetching extra so the next batch needs no round one.</summary>
@@ -210,9 +240,9 @@ public sealed partial class ClusterClient
         int count = Math.Min(ProtocolLimits.MaxBatchItems, Math.Max(needed - pool.Ready.Count + needed, 64));
         var reply = FrostCommitReply.Decode(await RequestAsync(nodeId, MessageType.FrostCommit, new FrostCommitRequest(keyId, count).Encode(), RequestTimeout, count / 8, cancellationToken), count);
         if (reply.Commitments.Count != count) throw new ProtocolFormatException($"{reply.Commitments.Count} commitments for {count} asked");
-        // A bad commitment would make every honest signer refuse the batch: catch it here, where it names its node.
-        foreach (var (hiding, binding) in reply.Commitments)
-            if (!Ed25519Group.IsValidElement(hiding) || !Ed25519Group.IsValidElement(binding)) throw new ProtocolFormatException("invalid commitment (not a group element)");
+        // Not checked here to be group elements: that costs about a point multiplication each, and every signer and
+        // our own aggregation check them anyway. A node that hands out bad ones is found when the others refuse them
+        // (InvalidCommitments).
         // Numbers below what the pool holds would be refused by the node anyway: start over from this reply.
         if (pool.Ready.Count > 0 && reply.FirstNonce <= pool.Ready.Last().Nonce) pool.Ready.Clear();
         for (int i = 0; i < reply.Commitments.Count; i++)

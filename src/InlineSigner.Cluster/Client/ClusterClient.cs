@@ -198,11 +198,11 @@ public sealed partial class ClusterClient : IDisposable
 
     internal NodeHealth HealthOf(int nodeId) => _health[nodeId];
 
-    internal void ReportBadShares(int nodeId, int count, string keyId)
+    internal void ReportBadShares(int nodeId, int count, string keyId, string what = "bad signature share(s)")
     {
-        var message = $"{count} bad signature share(s) for key {keyId}";
+        var message = $"{count} {what} for key {keyId}";
         _health[nodeId].BadShare(count, TimeSpan.FromMilliseconds(Config.File.BadNodePenaltyMs), message);
-        _logger.LogWarning("{Node} returned {Count} bad signature share(s) for key {KeyId}; it is deprioritised for {Penalty} s", Describe(nodeId), count, keyId, Config.File.BadNodePenaltyMs / 1000);
+        _logger.LogWarning("{Node} returned {Count} {What} for key {KeyId}; it is deprioritised for {Penalty} s", Describe(nodeId), count, what, keyId, Config.File.BadNodePenaltyMs / 1000);
     }
 
     private ClusterSigningException BelowThreshold(string what, int good, IReadOnlyDictionary<int, string> failures)

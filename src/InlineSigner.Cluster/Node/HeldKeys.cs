@@ -90,10 +90,18 @@ internal sealed class HeldFrostKey : HeldKey
     /// </summary>
     public const ulong DurableBlock = 4096;
 
+    /// <summary>
+    /// Round-one nonces kept (by number) for the round two that spends them, at most this many per key: a signing item
+    /// then does not derive its nonce a second time (two base-point multiplications and four hashes). A number not
+    /// kept — beyond this bound, or handed out before a restart — is derived again; nothing else depends on the cache.
+    /// </summary>
+    public const int MaxKeptNonces = 4096;
+
     private ulong _issuedNext;   // next number round one hands out
     private ulong _reservedNext; // lowest number round two may still spend
     private ulong _durableNext;  // the store says numbers below this may have been spent: a restart starts here
     private (ulong Target, Task Write)? _pendingWrite;
+    private readonly Dictionary<ulong, FrostNonce> _kept = new();
 
     public HeldFrostKey(StoredKey stored, int nodeId) : base(stored)
     {
@@ -106,6 +114,9 @@ internal sealed class HeldFrostKey : HeldKey
 
     public FrostPublicKey PublicKey { get; }
     public FrostKeyShare Share { get; }
+
+    /// <summary>How many round-one nonces are kept for round two now.</summary>
+    public int KeptNonces { get { lock (_gate) return _kept.Count; } }
 
     public bool SelfCheck() =>
         PublicKey.VerificationShares.TryGetValue(Share.Identifier, out var expected) && Share.VerificationShare().AsSpan().SequenceEqual(expected);
@@ -137,9 +148,69 @@ internal sealed class HeldFrostKey : HeldKey
                 if (nonces[i] == ulong.MaxValue) return (0, "nonce number out of range");
                 floor = nonces[i] + 1;
             }
+            // Numbers this batch skips can never be spent now: their kept nonces go (zeroed).
+            ulong from = _reservedNext;
+            foreach (var nonce in nonces)
+            {
+                DropKept(from, nonce);
+                from = nonce + 1;
+            }
             _reservedNext = floor;
             return (floor, null);
         }
+    }
+
+    /// <summary>Under the lock: disposes the kept nonces numbered <paramref name="from"/> up to (not including) <paramref name="to"/>.</summary>
+    private void DropKept(ulong from, ulong to)
+    {
+        if (from >= to || _kept.Count == 0) return;
+        if (to - from <= (ulong)_kept.Count)
+        {
+            for (ulong k = from; k < to; k++)
+                if (_kept.Remove(k, out var nonce)) nonce.Dispose();
+            return;
+        }
+        // A wide gap (another client's batch, a restart's skip): cheaper to look at what is kept.
+        foreach (var k in _kept.Keys.Where(k => k >= from && k < to).ToList())
+            if (_kept.Remove(k, out var nonce)) nonce.Dispose();
+    }
+
+    /// <summary>Drops the kept nonces of a reserved batch that failed before spending them all (they can never be spent now).</summary>
+    public void Forget(IEnumerable<ulong> numbers)
+    {
+        lock (_gate)
+        {
+            foreach (var number in numbers)
+                if (_kept.Remove(number, out var nonce)) nonce.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Round one for number <paramref name="number"/> (handed out by <see cref="IssueNonces"/>): derives the nonce,
+    /// keeps it for round two while there is room, and returns its public commitment.
+    /// </summary>
+    public FrostCommitment Commit(ulong number)
+    {
+        var nonce = DeriveNonce(number);
+        lock (_gate)
+        {
+            if (number >= _reservedNext && _kept.Count < MaxKeptNonces && _kept.TryAdd(number, nonce)) return nonce.Commitment;
+        }
+        nonce.Dispose();
+        return nonce.Commitment;
+    }
+
+    /// <summary>
+    /// The nonce for number <paramref name="number"/>, which the caller has reserved (<see cref="Reserve"/>) and
+    /// spends now: the one kept from round one, or derived again. The caller disposes it.
+    /// </summary>
+    public FrostNonce TakeNonce(ulong number)
+    {
+        lock (_gate)
+        {
+            if (_kept.Remove(number, out var kept)) return kept;
+        }
+        return DeriveNonce(number);
     }
 
     /// <summary>
@@ -183,5 +254,13 @@ internal sealed class HeldFrostKey : HeldKey
         }
     }
 
-    protected override void DisposeSecrets() => Share.Dispose();
+    protected override void DisposeSecrets()
+    {
+        lock (_gate)
+        {
+            foreach (var nonce in _kept.Values) nonce.Dispose();
+            _kept.Clear();
+        }
+        Share.Dispose();
+    }
 }

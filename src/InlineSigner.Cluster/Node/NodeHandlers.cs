@@ -173,8 +173,9 @@ public sealed partial class NodeServer
         RunChunked(source, commit.Count, FrostChunk,
             i =>
             {
-                using var nonce = key.DeriveNonce(first + (ulong)i);
-                commitments[i] = (nonce.Commitment.Hiding, nonce.Commitment.Binding);
+                var commitment = key.Commit(first + (ulong)i);
+                commitments[i] = (commitment.Hiding, commitment.Binding);
+                if (_faults is not null) commitments[i] = _faults.FrostCommitment(commitments[i]);
             },
             failure =>
             {
@@ -199,7 +200,7 @@ public sealed partial class NodeServer
             i =>
             {
                 var item = sign.Items[i];
-                using var nonce = key.DeriveNonce(item.Nonce);
+                using var nonce = key.TakeNonce(item.Nonce);
                 var commitments = item.Commitments.Select(c => new FrostCommitment(c.Identifier, c.Hiding, c.Binding)).ToList();
                 try
                 {
@@ -216,28 +217,52 @@ public sealed partial class NodeServer
             {
                 if (failure is not null)
                 {
+                    key.Forget(sign.Items.Select(i => i.Nonce));
                     key.Release();
                     ReplyFailure(incoming, request, failure);
                     return;
                 }
                 // The shares leave the node only after the nonces they used can never be spent again, even after a crash.
-                _ = Task.Run(async () =>
+                Task durable;
+                try
                 {
-                    try
-                    {
-                        await key.EnsureDurableAsync(nextNonce, target => _store.AdvanceNonceAsync(sign.KeyId, target, _stopping.Token));
-                        Reply(incoming, request, FixedValueList.Encode(shares, 32));
-                    }
-                    catch (Exception e) when (e is not OperationCanceledException)
-                    {
-                        ReplyFailure(incoming, request, e is InvalidOperationException ? new NodeRequestException(ErrorCode.UnknownKey, e.Message) : e);
-                    }
-                    finally
-                    {
-                        key.Release();
-                    }
-                });
+                    durable = key.EnsureDurableAsync(nextNonce, target => _store.AdvanceNonceAsync(sign.KeyId, target, _stopping.Token));
+                }
+                catch (Exception e)
+                {
+                    durable = Task.FromException(e);
+                }
+                if (durable.IsCompletedSuccessfully)
+                {
+                    // Usually so (an earlier block write covers these numbers): answer from this worker, without
+                    // another thread hop in the way of the reply.
+                    try { Reply(incoming, request, FixedValueList.Encode(shares, 32)); }
+                    finally { key.Release(); }
+                    return;
+                }
+                _ = ReplyWhenDurableAsync(durable);
             });
+
+        async Task ReplyWhenDurableAsync(Task durable)
+        {
+            try
+            {
+                await durable.ConfigureAwait(false);
+                Reply(incoming, request, FixedValueList.Encode(shares, 32));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                ReplyFailure(incoming, request, e is InvalidOperationException ? new NodeRequestException(ErrorCode.UnknownKey, e.Message) : e);
+            }
+            catch (OperationCanceledException)
+            {
+                // The node is stopping: no answer.
+            }
+            finally
+            {
+                key.Release();
+            }
+        }
     }
 
     // ---- distributed key generation

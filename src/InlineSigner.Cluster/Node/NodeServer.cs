@@ -49,11 +49,12 @@ public sealed class NodeCounters
         $"served {Served}, error replies {ErrorReplies}, unanswered {Unanswered} (unauthenticated {Unauthenticated}, not allowed {NotAllowed}, stale {Stale}, replayed {Replayed}, dropped {Dropped})";
 }
 
-/// <summary>Test hook: lets a test make a node lie (corrupt its signature shares) to prove the client catches it.</summary>
+/// <summary>Test hook: lets a test make a node lie (corrupt its signature shares or commitments) to prove the client catches it.</summary>
 internal interface INodeFaults
 {
     byte[] RsaShare(byte[] encodedShare);
     byte[] FrostShare(byte[] share);
+    (byte[] Hiding, byte[] Binding) FrostCommitment((byte[] Hiding, byte[] Binding) commitment) => commitment;
 }
 
 /// <summary>

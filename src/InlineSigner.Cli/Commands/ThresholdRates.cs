@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using InlineSigner.Threshold.Frost;
+using InlineSigner.Threshold.Rsa;
+using Org.BouncyCastle.Crypto.Parameters;
+using Org.BouncyCastle.Crypto.Signers;
+
+namespace InlineSigner.Cli.Commands;
+
+/// <summary>
+/// The in-process signing rates `bench threshold` reports and `bench cluster` compares the networked cluster with:
+/// single-key baselines and end-to-end threshold signatures computed by every party inside this process, on all
+/// cores. Every signature counted is verified.
+/// </summary>
+internal static class ThresholdRates
+{
+    /// <summary>Operations done in a measured time, and the processor time this process spent meanwhile.</summary>
+    public sealed record Measurement(long Operations, double Seconds, double CpuMs)
+    {
+        public double PerSecond => Operations / Seconds;
+        public double CpuMsPerOperation => CpuMs / Math.Max(1, Operations);
+
+        /// <summary>Several measurements of the same thing as one.</summary>
+        public static Measurement Sum(IEnumerable<Measurement> parts) =>
+            parts.Aggregate(new Measurement(0, 0, 0), (a, b) => new Measurement(a.Operations + b.Operations, a.Seconds + b.Seconds, a.CpuMs + b.CpuMs));
+    }
+
+    private static readonly byte[] Message = "bench.example. signing input"u8.ToArray();
+
+    /// <summary>Single-key RSA signing with CRT (System.Security.Cryptography), each signature verified.</summary>
+    public static Measurement SingleRsa(int bits, TimeSpan duration, int cores, CancellationToken cancellationToken)
+    {
+        using var single = RSA.Create(bits);
+        return Rate(duration, cores, cancellationToken, () =>
+        {
+            var sig = single.SignData(Message, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            if (!single.VerifyData(Message, sig, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)) throw new CryptographicException("bad single-key signature");
+        });
+    }
+
+    /// <summary>Single-key Ed25519 (BouncyCastle), each signature verified.</summary>
+    public static Measurement SingleEd25519(TimeSpan duration, int cores, CancellationToken cancellationToken)
+    {
+        var ed = new Ed25519PrivateKeyParameters(RandomNumberGenerator.GetBytes(32), 0);
+        var edPublic = ed.GeneratePublicKey();
+        return Rate(duration, cores, cancellationToken, () =>
+        {
+            var signer = new Ed25519Signer();
+            signer.Init(true, ed);
+            signer.BlockUpdate(Message, 0, Message.Length);
+            var sig = signer.GenerateSignature();
+            var check = new Ed25519Signer();
+            check.Init(false, edPublic);
+            check.BlockUpdate(Message, 0, Message.Length);
+            if (!check.VerifySignature(sig)) throw new CryptographicException("bad Ed25519 signature");
+        });
+    }
+
+    /// <summary>
+    /// End-to-end threshold RSA signatures: a distinct message each, shares from the first t holders, combined
+    /// (checked with y^e = x) and verified again with .NET's RSA verify.
+    /// </summary>
+    public static Measurement ThresholdRsa(ThresholdRsaPublicKey publicKey, IReadOnlyList<RsaShareHolder> holders, TimeSpan duration, int cores, CancellationToken cancellationToken)
+    {
+        using var verifier = RSA.Create(publicKey.ToRsaParameters());
+        long counter = 0;
+        return Rate(duration, cores, cancellationToken, () =>
+        {
+            var own = BitConverter.GetBytes(Interlocked.Increment(ref counter));
+            var input = Message.Concat(own).ToArray();
+            var encoded = Pkcs1.Encode(input, HashAlgorithmName.SHA256, publicKey.ModulusBytes);
+            var parts = holders.Take(publicKey.Threshold).Select(h => h.Sign(encoded, false)).ToList();
+            var signature = ThresholdRsaCombiner.Combine(publicKey, encoded, parts).Signature;
+            if (!verifier.VerifyData(input, signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)) throw new CryptographicException("bad threshold signature");
+        });
+    }
+
+    /// <summary>
+    /// End-to-end FROST signatures per second with nonces generated beforehand (round one is done ahead of time, as
+    /// the nodes do): round two for t participants, aggregation checked as Ed25519, verified again by BouncyCastle.
+    /// </summary>
+    public static Measurement Frost(int t, int n, TimeSpan duration, int cores, CancellationToken cancellationToken)
+    {
+        var (publicKey, shares, _) = FrostEd25519.TrustedDealerKeygen(t, n);
+        var signers = shares.Take(t).ToList();
+        var verifier = new Ed25519PublicKeyParameters(publicKey.GroupPublicKey, 0);
+        // More nonce sets than the run can use, so the timed run never waits for round one.
+        int count = Math.Max(200, (int)(duration.TotalSeconds * 2500 * cores));
+        var pool = Enumerable.Range(0, count).Select(_ => signers.Select(FrostEd25519.Commit).ToList()).ToList();
+        int next = -1;
+        var cpu = CpuClock.Start();
+        var clock = Stopwatch.StartNew();
+        long done = 0;
+        var threads = Enumerable.Range(0, cores).Select(_ => new Thread(() =>
+        {
+            int i;
+            while (clock.Elapsed < duration && !cancellationToken.IsCancellationRequested && (i = Interlocked.Increment(ref next)) < count)
+            {
+                var message = BitConverter.GetBytes(i);
+                var nonces = pool[i];
+                var commitments = nonces.Select(x => x.Commitment).ToList();
+                // Every participant and the coordinator derive the signing package independently, as over the network.
+                var zs = new Dictionary<int, byte[]>();
+                for (int k = 0; k < signers.Count; k++)
+                    zs[signers[k].Identifier] = FrostEd25519.Sign(signers[k], nonces[k], FrostEd25519.Prepare(message, commitments, publicKey));
+                var package = FrostEd25519.Prepare(message, commitments, publicKey);
+                var signature = FrostEd25519.Aggregate(package, zs, publicKey, verifyEachShare: false);
+                var check = new Ed25519Signer();
+                check.Init(false, verifier);
+                check.BlockUpdate(message, 0, message.Length);
+                if (!check.VerifySignature(signature)) throw new CryptographicException("bad FROST signature");
+                Interlocked.Increment(ref done);
+            }
+        })).ToList();
+        foreach (var thread in threads) thread.Start();
+        foreach (var thread in threads) thread.Join();
+        var result = new Measurement(done, clock.Elapsed.TotalSeconds, cpu.ElapsedMs);
+        foreach (var set in pool) foreach (var nonce in set) nonce.Dispose();
+        foreach (var share in shares) share.Dispose();
+        cancellationToken.ThrowIfCancellationRequested();
+        return result;
+    }
+
+    /// <summary>Operations per second with <paramref name="workers"/> threads running <paramref name="operation"/> for the duration.</summary>
+    public static Measurement Rate(TimeSpan duration, int workers, CancellationToken cancellationToken, Action operation)
+    {
+        operation(); // warm-up (JIT, first-use costs)
+        long total = 0;
+        var cpu = CpuClock.Start();
+        var clock = Stopwatch.StartNew();
+        var threads = Enumerable.Range(0, workers).Select(_ => new Thread(() =>
+        {
+            long local = 0;
+            while (clock.Elapsed < duration && !cancellationToken.IsCancellationRequested)
+            {
+                operation();
+                local++;
+            }
+            Interlocked.Add(ref total, local);
+        })).ToList();
+        foreach (var thread in threads) thread.Start();
+        foreach (var thread in threads) thread.Join();
+        cancellationToken.ThrowIfCancellationRequested();
+        return new Measurement(total, clock.Elapsed.TotalSeconds, cpu.ElapsedMs);
+    }
+}
+
+/// <summary>
+/// Processor time (user + system) of this process, or of other processes (the cluster's nodes), since
+/// <see cref="Start"/>: what a measurement cost, whatever else the machine was doing meanwhile.
+/// </summary>
+internal sealed class CpuClock
+{
+    private readonly IReadOnlyList<Process>? _others;
+    private readonly TimeSpan _start;
+
+    private CpuClock(IReadOnlyList<Process>? others)
+    {
+        _others = others;
+        _start = Now();
+    }
+
+    /// <summary>This process's time.</summary>
+    public static CpuClock Start() => new(null);
+
+    /// <summary>The time of <paramref name="processes"/> (not this one).</summary>
+    public static CpuClock Start(IReadOnlyList<Process> processes) => new(processes);
+
+    public double ElapsedMs => (Now() - _start).TotalMilliseconds;
+
+    private TimeSpan Now()
+    {
+        if (_others is null)
+        {
+            using var self = Process.GetCurrentProcess();
+            return self.TotalProcessorTime;
+        }
+        var total = TimeSpan.Zero;
+        foreach (var process in _others)
+        {
+            try
+            {
+                process.Refresh();
+                total += process.TotalProcessorTime;
+            }
+            catch (InvalidOperationException) { } // exited: its time is no longer readable
+        }
+        return total;
+    }
+}
