@@ -149,3 +149,78 @@ public sealed class FrostOptimisticAggregationTests
         Assert.Equal([4], error.BadHolders);
     }
 }
+
+/// <summary>
+/// DeserializeElement of RFC 9591 §6.5: a commitment must be a canonical point of the prime-order subgroup and not the
+/// identity. Each kind of bad element, in either position, is refused with its sender named.
+/// </summary>
+public sealed class FrostCommitmentValidationTests
+{
+    // Order 8 (a generator of the torsion subgroup), order 2 (0, −1), a y with no x on the curve, and the identity.
+    private static readonly byte[] Order8 = Convert.FromHexString("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05");
+    private static readonly byte[] Order2 = Convert.FromHexString("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
+    private static readonly byte[] OffCurve = Convert.FromHexString("0200000000000000000000000000000000000000000000000000000000000000");
+
+    public static TheoryData<string, bool> Cases()
+    {
+        var data = new TheoryData<string, bool>();
+        foreach (var kind in new[] { "identity", "order 2", "order 8", "mixed order", "off curve", "non-canonical" })
+            foreach (var binding in new[] { false, true }) data.Add(kind, binding);
+        return data;
+    }
+
+    private static byte[] Bad(string kind, byte[] valid) => kind switch
+    {
+        "identity" => Ed25519Group.Identity.ToArray(),
+        "order 2" => Order2,
+        "order 8" => Order8,
+        // A valid point plus a torsion point: on the curve, canonical, but outside the prime-order subgroup.
+        "mixed order" => Ed25519Group.AddPoints(valid, Order8),
+        "off curve" => OffCurve,
+        // y = p + 1 encodes the same y as 1 non-canonically (the identity's y, which libsodium must refuse as encoded).
+        "non-canonical" => Convert.FromHexString("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+        _ => throw new ArgumentException(kind),
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void An_invalid_commitment_is_refused_and_its_sender_named(string kind, bool binding)
+    {
+        var (publicKey, shares, _) = FrostEd25519.TrustedDealerKeygen(3, 5);
+        var commitments = shares.Take(3).Select(s => FrostEd25519.Commit(s).Commitment).ToList();
+        var victim = commitments[1];
+        Assert.True(Ed25519Group.IsValidElement(victim.Binding));
+        commitments[1] = binding
+            ? new FrostCommitment(victim.Identifier, victim.Hiding, Bad(kind, victim.Binding))
+            : new FrostCommitment(victim.Identifier, Bad(kind, victim.Hiding), victim.Binding);
+        Assert.False(Ed25519Group.IsValidElement(binding ? commitments[1].Binding : commitments[1].Hiding));
+
+        var error = Assert.Throws<ThresholdSigningException>(() => FrostEd25519.Prepare("m"u8.ToArray(), commitments, publicKey));
+        Assert.Equal([victim.Identifier], error.BadHolders);
+    }
+}
+
+public sealed class FrostLagrangeTests
+{
+    /// <summary>The coefficients interpolate: Σ λ_i·f(x_i) = f(0) for a random polynomial of degree |set| − 1.</summary>
+    [Theory]
+    [InlineData(new[] { 1 })]
+    [InlineData(new[] { 1, 3 })]
+    [InlineData(new[] { 2, 4, 5 })]
+    [InlineData(new[] { 1, 2, 3, 4, 5, 6, 7 })]
+    [InlineData(new[] { 3, 17, 200, 255 })]
+    public void Coefficients_interpolate_the_constant_term(int[] identifiers)
+    {
+        var coefficients = identifiers.Select(_ => Ed25519Group.RandomScalar()).ToList();
+        byte[] F(int x)
+        {
+            var value = new byte[32];
+            for (int k = coefficients.Count - 1; k >= 0; k--) value = Ed25519Group.Add(Ed25519Group.Mul(value, Ed25519Group.ScalarFromInt(x)), coefficients[k]);
+            return value;
+        }
+        var lambda = FrostEd25519.LagrangeAll(identifiers);
+        var sum = new byte[32];
+        foreach (var i in identifiers) sum = Ed25519Group.Add(sum, Ed25519Group.Mul(lambda[i], F(i)));
+        Assert.Equal(coefficients[0], sum);
+    }
+}

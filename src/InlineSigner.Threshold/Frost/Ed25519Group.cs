@@ -130,12 +130,18 @@ public static unsafe class Ed25519Group
         return q;
     }
 
-    /// <summary>[s]P for a point P; the identity when s is zero or P is the identity.</summary>
+    /// <summary>Whether <paramref name="p"/> is the canonical encoding of the identity.</summary>
+    public static bool IsIdentity(ReadOnlySpan<byte> p) => p.Length == 32 && p[0] == 1 && p[1..].IndexOfAnyExcept((byte)0) < 0;
+
+    /// <summary>
+    /// [s]P for a point P; the identity when s is zero or P is the identity. Otherwise P must be a valid element
+    /// (canonical, not of small order, in the prime-order subgroup: libsodium checks, CryptographicException if not).
+    /// </summary>
     public static byte[] MulPoint(ReadOnlySpan<byte> s, ReadOnlySpan<byte> point)
     {
         CheckScalar(s);
         if (point.Length != 32) throw new ArgumentException("a point is 32 bytes");
-        if (IsZero(s) || point.SequenceEqual(Identity.ToArray())) return Identity.ToArray();
+        if (IsZero(s) || IsIdentity(point)) return Identity.ToArray();
         var q = new byte[32];
         fixed (byte* pq = q, ps = s, pp = point)
         {
