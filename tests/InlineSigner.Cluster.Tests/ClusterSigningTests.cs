@@ -5,6 +5,7 @@ using InlineSigner.Cluster.Client;
 using InlineSigner.Cluster.Keys;
 using InlineSigner.Cluster.Protocol;
 using InlineSigner.Tests.Shared;
+using InlineSigner.Threshold.Frost;
 using InlineSigner.Threshold.Rsa;
 
 namespace InlineSigner.Cluster.Tests;
@@ -147,6 +148,34 @@ public sealed class ClusterSigningTests
         Assert.True(liar.BadShares > 0, string.Join("\n", client.Health()));
         Assert.Contains("invalid FROST commitment", liar.LastError);
         Assert.All(client.Health().Where(h => h.NodeId != 4), h => Assert.Equal(0, h.BadShares));
+    }
+
+    /// <summary>A node that signs honestly but reports a wrong group commitment R beside its shares.</summary>
+    private sealed class WrongGroupCommitmentFaults : InlineSigner.Cluster.Node.INodeFaults
+    {
+        public byte[] RsaShare(byte[] encodedShare) => encodedShare;
+        public byte[] FrostShare(byte[] share) => share;
+        public byte[] FrostGroupCommitment(byte[] groupCommitment) => Ed25519Group.BaseMul(Ed25519Group.ScalarFromInt(7));
+    }
+
+    [Fact]
+    public async Task A_frost_node_reporting_a_wrong_group_commitment_is_named_and_every_signature_still_verifies()
+    {
+        // The client takes R from the nodes to save t multiplications a signature; a node lying about it must cost
+        // only the client's own recomputation, never a bad signature, and is named.
+        using var cluster = LocalCluster.Start(5, 3);
+        using var client = cluster.Client();
+        var record = await FrostKeyAsync(client);
+        cluster.StopNode(2);
+        cluster.StartNode(2, new WrongGroupCommitmentFaults());
+        cluster.StopNode(5); // four nodes left: most sets of three include the liar
+        await client.WaitForNodesAsync(4, TimeSpan.FromSeconds(5), CancellationToken.None);
+        var inputs = Inputs(300);
+        AssertEd25519Signatures(record, inputs, await new ClusterSigner(client, record).SignAsync(inputs, CancellationToken.None));
+        var liar = client.Health().Single(h => h.NodeId == 2);
+        Assert.True(liar.BadShares > 0, string.Join("\n", client.Health()));
+        Assert.Contains("wrong FROST group commitment", liar.LastError);
+        Assert.All(client.Health().Where(h => h.NodeId != 2), h => Assert.Equal(0, h.BadShares));
     }
 
     [Fact]

@@ -43,7 +43,7 @@ public sealed class ProtocolCodecTests
             ("FROST commit reply", new FrostCommitReply(9, [(point, point)]).Encode(), b => FrostCommitReply.Decode(b, 100)),
             ("FROST sign", new FrostSignRequest("key-1", [new FrostSignItem(3, Bytes(20, 14), [new FrostCommitmentEntry(1, point, point), new FrostCommitmentEntry(2, point, point)])]).Encode(),
                 b => FrostSignRequest.Decode(b, 100)),
-            ("fixed values", FixedValueList.Encode([Bytes(32, 15)], 32), b => FixedValueList.Decode(b, 32, 10, "values")),
+            ("FROST sign reply", FrostSignReply.Encode([new FrostSignAnswer(Bytes(32, 15), Bytes(32, 16))]), b => FrostSignReply.Decode(b, 10)),
             ("DKG start", new DkgStartRequest("key-1", session, 2, 3, peers).Encode(), b => DkgStartRequest.Decode(b)),
             ("DKG shares", new DkgSharesRequest("key-1", session, [round1]).Encode(), b => DkgSharesRequest.Decode(b)),
             ("DKG finish", new DkgFinishRequest("key-1", session, boxes).Encode(), b => DkgFinishRequest.Decode(b)),

@@ -97,13 +97,26 @@ public sealed partial class ClusterClient
 
             var stillPending = new ConcurrentBag<int>();
             var bad = new ConcurrentDictionary<int, int>();
+            var wrongR = new ConcurrentDictionary<int, int>();
             Parallel.For(0, batch.Count, new ParallelOptions { CancellationToken = cancellationToken }, k =>
             {
+                var zs = signers.ToDictionary(s => s, s => shares[s].Answers[k].Share);
+                // Every signer derived R itself; when they agree, (R, Σ z_i) needs additions only, and it is verified
+                // as plain Ed25519, so whatever a node sent, a signature returned here is valid.
+                var r = shares[signers[0]].Answers[k].GroupCommitment;
+                if (signers.All(s => shares[s].Answers[k].GroupCommitment.AsSpan().SequenceEqual(r))
+                    && FrostEd25519.CombineVerified(r, zs.Values, batch[k], publicKey) is { } quick)
+                {
+                    signatures[pending[k]] = quick;
+                    return;
+                }
+                // Otherwise derive the package ourselves, which names whoever sent a bad share or a wrong R.
                 var commitments = signers.Select(s => shares[s].Commitments[k]).ToList();
-                var zs = signers.ToDictionary(s => s, s => shares[s].Shares[k]);
                 try
                 {
                     var package = FrostEd25519.Prepare(batch[k], commitments, publicKey);
+                    foreach (var s in signers)
+                        if (!shares[s].Answers[k].GroupCommitment.AsSpan().SequenceEqual(package.GroupCommitment)) wrongR.AddOrUpdate(s, 1, (_, c) => c + 1);
                     signatures[pending[k]] = FrostEd25519.Aggregate(package, zs, publicKey, verifyEachShare: false);
                 }
                 catch (ThresholdSigningException e)
@@ -118,12 +131,18 @@ public sealed partial class ClusterClient
                 failures[node] = $"{count} invalid signature share(s)";
                 excluded.Add(node);
             }
+            foreach (var (node, count) in wrongR.Where(w => !bad.ContainsKey(w.Key)))
+            {
+                // Its shares were good (the signatures stand), but a node that misreports R is not behaving.
+                ReportBadShares(node, count, keyId, "wrong FROST group commitment(s)");
+                excluded.Add(node);
+            }
             pending = stillPending.Order().ToList();
         }
         return signatures;
     }
 
-    private sealed record FrostAnswer(IReadOnlyList<FrostCommitment> Commitments, IReadOnlyList<byte[]> Shares);
+    private sealed record FrostAnswer(IReadOnlyList<FrostCommitment> Commitments, IReadOnlyList<FrostSignAnswer> Answers);
 
     /// <summary>Both rounds with a fixed signer set. Returns every signer's commitments and shares, or which signers failed.</summary>
     private async Task<(Dictionary<int, FrostAnswer>? Shares, Dictionary<int, string> Failed, HashSet<int> TimedOut, HashSet<int> StaleNonces)> FrostRoundsAsync(
@@ -185,7 +204,7 @@ public sealed partial class ClusterClient
         {
             try
             {
-                var shares = FixedValueList.Decode(await sends[i], 32, messages.Count, "FROST sign reply");
+                var shares = FrostSignReply.Decode(await sends[i], messages.Count);
                 if (shares.Count != messages.Count) throw new ProtocolFormatException($"{shares.Count} shares for {messages.Count} messages");
                 answers[signers[i]] = new FrostAnswer(taken[i].Select(c => new FrostCommitment(signers[i], c.Hiding, c.Binding)).ToList(), shares);
             }

@@ -195,7 +195,7 @@ public sealed partial class NodeServer
             key.Release();
             throw new NodeRequestException(ErrorCode.NonceRejected, $"key {sign.KeyId}: {error}");
         }
-        var shares = new byte[sign.Items.Count][];
+        var shares = new FrostSignAnswer[sign.Items.Count];
         RunChunked(source, shares.Length, FrostChunk,
             i =>
             {
@@ -206,7 +206,11 @@ public sealed partial class NodeServer
                 {
                     var package = FrostEd25519.Prepare(item.Message, commitments, key.PublicKey);
                     var share = FrostEd25519.Sign(key.Share, nonce, package);
-                    shares[i] = _faults?.FrostShare(share) ?? share;
+                    // The group commitment R goes back beside the share: the client then needs only additions to
+                    // aggregate, and verifies the result (it recomputes R itself only when that check fails).
+                    var groupCommitment = package.GroupCommitment;
+                    if (_faults is not null) (share, groupCommitment) = (_faults.FrostShare(share), _faults.FrostGroupCommitment(groupCommitment));
+                    shares[i] = new FrostSignAnswer(share, groupCommitment);
                 }
                 catch (Exception e) when (e is ArgumentException or ThresholdSigningException or CryptographicException or KeyNotFoundException)
                 {
@@ -236,7 +240,7 @@ public sealed partial class NodeServer
                 {
                     // Usually so (an earlier block write covers these numbers): answer from this worker, without
                     // another thread hop in the way of the reply.
-                    try { Reply(incoming, request, FixedValueList.Encode(shares, 32)); }
+                    try { Reply(incoming, request, FrostSignReply.Encode(shares)); }
                     finally { key.Release(); }
                     return;
                 }
@@ -248,7 +252,7 @@ public sealed partial class NodeServer
             try
             {
                 await durable.ConfigureAwait(false);
-                Reply(incoming, request, FixedValueList.Encode(shares, 32));
+                Reply(incoming, request, FrostSignReply.Encode(shares));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

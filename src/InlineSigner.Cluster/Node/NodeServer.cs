@@ -55,6 +55,7 @@ internal interface INodeFaults
     byte[] RsaShare(byte[] encodedShare);
     byte[] FrostShare(byte[] share);
     (byte[] Hiding, byte[] Binding) FrostCommitment((byte[] Hiding, byte[] Binding) commitment) => commitment;
+    byte[] FrostGroupCommitment(byte[] groupCommitment) => groupCommitment;
 }
 
 /// <summary>

@@ -211,7 +211,7 @@ public sealed record FrostSignItem(ulong Nonce, byte[] Message, IReadOnlyList<Fr
 
 /// <summary>
 /// FROST round two batch: key id | count u32 | each: nonce u64 | message (u32 length) | signers u8 | each: identifier u8,
-/// hiding 32, binding 32. Nonce numbers must increase strictly within a batch. Reply: count u32 | each z_i (32 bytes).
+/// hiding 32, binding 32. Nonce numbers must increase strictly within a batch. Reply: <see cref="FrostSignReply"/>.
 /// </summary>
 public sealed record FrostSignRequest(string KeyId, IReadOnlyList<FrostSignItem> Items)
 {
@@ -247,28 +247,37 @@ public sealed record FrostSignRequest(string KeyId, IReadOnlyList<FrostSignItem>
     }
 }
 
-/// <summary>A list of fixed-size values: count u32 | each value (FROST signature shares, 32 bytes each).</summary>
-public static class FixedValueList
+/// <summary>One answer of a FROST round two: the signature share z_i and the group commitment R the node derived.</summary>
+public sealed record FrostSignAnswer(byte[] Share, byte[] GroupCommitment);
+
+/// <summary>
+/// FROST round two reply: count u32 | each: z_i 32 | R 32. R is what the node computed from the commitment list; the
+/// client aggregates (R, Σ z_i) with additions only and verifies it, so a node sending a wrong R costs a recomputation,
+/// never a bad signature.
+/// </summary>
+public static class FrostSignReply
 {
-    public static byte[] Encode(IReadOnlyList<byte[]> values, int size)
+    private const int ItemBytes = 2 * ProtocolLimits.FrostElementBytes;
+
+    public static byte[] Encode(IReadOnlyList<FrostSignAnswer> answers)
     {
-        var writer = new WireWriter(values.Count * size + 4).U32((uint)values.Count);
-        foreach (var value in values)
+        var writer = new WireWriter(answers.Count * ItemBytes + 4).U32((uint)answers.Count);
+        foreach (var answer in answers)
         {
-            if (value.Length != size) throw new ArgumentException($"value of {value.Length} bytes, {size} expected");
-            writer.Raw(value);
+            if (answer.Share.Length != 32 || answer.GroupCommitment.Length != 32) throw new ArgumentException("a FROST share and a group commitment are 32 bytes each");
+            writer.Raw(answer.Share).Raw(answer.GroupCommitment);
         }
         return writer.ToArray();
     }
 
-    public static IReadOnlyList<byte[]> Decode(ReadOnlySpan<byte> payload, int size, int maxItems, string what)
+    public static IReadOnlyList<FrostSignAnswer> Decode(ReadOnlySpan<byte> payload, int maxItems)
     {
-        var reader = new WireReader(payload, what);
-        int count = reader.Count(maxItems, size, "values");
-        var values = new byte[count][];
-        for (int i = 0; i < count; i++) values[i] = reader.Raw(size).ToArray();
+        var reader = new WireReader(payload, "FROST sign reply");
+        int count = reader.Count(maxItems, ItemBytes, "answers");
+        var answers = new FrostSignAnswer[count];
+        for (int i = 0; i < count; i++) answers[i] = new FrostSignAnswer(reader.Raw(32).ToArray(), reader.Raw(32).ToArray());
         reader.End();
-        return values;
+        return answers;
     }
 }
 
