@@ -167,8 +167,8 @@ internal static class ClusterBench
     }
 
     /// <summary>
-    /// One algorithm, cluster against in process: the idle latency, then rounds of the in-process rate followed by the
-    /// cluster's, summed over the rounds (alternating, so a change in the machine's background load hits both sides).
+    /// One algorithm, cluster against in process: rounds of the in-process rate followed by the cluster's, summed over
+    /// the rounds (alternating, so a change in the machine's background load hits both sides), then the idle latency.
     /// </summary>
     private sealed record Comparison(ThresholdRates.Measurement InProcess, ClusterMeasurement Cluster, int CallSize, IReadOnlyList<double> RoundRatios,
         double LatencyMinMs, double LatencyP50Ms, double LatencyP95Ms)
@@ -208,19 +208,6 @@ internal static class ClusterBench
             return inputs.Length;
         }
 
-        // Idle latency: single-input calls one after another, nothing else running.
-        progress($"{name}: idle latency through the cluster, {options.LatencySamples} signatures one after another");
-        for (int i = 0; i < 5; i++) await SignAndCheckAsync(Inputs(1)); // JIT on both sides, connections, FROST commitment pools
-        var latencies = new double[options.LatencySamples];
-        for (int i = 0; i < latencies.Length; i++)
-        {
-            var input = Inputs(1);
-            var clock = Stopwatch.StartNew();
-            var signature = await signer.SignAsync(input, cancellationToken);
-            latencies[i] = clock.Elapsed.TotalMilliseconds;
-            if (!verifier.Verify(input[0].Span, signature[0])) throw new CliException($"key {signer.KeyId}: a signature from the cluster does not verify");
-        }
-        Array.Sort(latencies);
 
         // Throughput as the signing engine asks for it: max(2, cores) callers, each sending calls of many distinct
         // inputs. Calls are big enough to keep the signer's pipeline full, small enough that each caller makes
@@ -265,6 +252,22 @@ internal static class ClusterBench
             var (signed, seconds) = await SignForAsync(options.Duration);
             clusterRounds.Add(new ClusterMeasurement(signed, seconds, clientCpu.ElapsedMs, nodesCpu.ElapsedMs));
         }
+        // Idle latency: single-input calls one after another, nothing else running. Measured after the throughput
+        // rounds, as a running signer is: warm (the nodes' hot paths optimised by the JIT, connections up), then idle.
+        GC.Collect();
+        await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+        progress($"{name}: idle latency through the cluster, {options.LatencySamples} signatures one after another");
+        for (int i = 0; i < 5; i++) await SignAndCheckAsync(Inputs(1)); // JIT on both sides, connections, FROST commitment pools
+        var latencies = new double[options.LatencySamples];
+        for (int i = 0; i < latencies.Length; i++)
+        {
+            var input = Inputs(1);
+            var clock = Stopwatch.StartNew();
+            var signature = await signer.SignAsync(input, cancellationToken);
+            latencies[i] = clock.Elapsed.TotalMilliseconds;
+            if (!verifier.Verify(input[0].Span, signature[0])) throw new CliException($"key {signer.KeyId}: a signature from the cluster does not verify");
+        }
+        Array.Sort(latencies);
         var ratios = clusterRounds.Zip(inProcessRounds, (c, i) => c.PerSecond / i.PerSecond).ToList();
         return new Comparison(ThresholdRates.Measurement.Sum(inProcessRounds), ClusterMeasurement.Sum(clusterRounds), callSize, ratios,
             latencies[0], Percentile(latencies, 50), Percentile(latencies, 95));
