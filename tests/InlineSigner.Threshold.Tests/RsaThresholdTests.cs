@@ -258,3 +258,48 @@ public sealed class RsaDnssecSizeTests
         Assert.True(RsaFixtures.VerifiesWithDotnet(key, message, result.Signature, HashAlgorithmName.SHA256));
     }
 }
+
+public sealed class RsaBatchCombineTests
+{
+    [Theory]
+    [InlineData(3, 1)]
+    [InlineData(3, 2)]
+    [InlineData(5, 3)]
+    [InlineData(7, 7)]
+    public void A_batch_combines_each_message_from_its_own_share_set_and_marks_only_the_corrupted_ones(int n, int t)
+    {
+        var (key, shares) = RsaFixtures.Deal(512, t, n);
+        var random = new Random(n * 7 + t);
+        var messages = Enumerable.Range(0, 12).Select(i => System.Text.Encoding.ASCII.GetBytes($"batch message {i}")).ToList();
+        var encoded = messages.Select(m => Pkcs1.Encode(m, HashAlgorithmName.SHA256, key.ModulusBytes)).ToList();
+        // Each message signed by a different subset (different Lagrange coefficients), in shuffled order.
+        var sets = encoded.Select(em => (IReadOnlyList<RsaSignatureShare>)RsaFixtures.SignAll(key, shares.OrderBy(_ => random.Next()).Take(t).ToList(), em, proofs: false)).ToList();
+        var corrupted = new HashSet<int> { 3, 7 };
+        foreach (var m in corrupted)
+        {
+            var list = sets[m].ToList();
+            var value = list[0].Value.ToArray();
+            value[^1] ^= 1;
+            list[0] = list[0] with { Value = value };
+            sets[m] = list;
+        }
+        sets[10] = sets[10].Take(t - 1).ToList(); // too few shares: no signature, no exception
+
+        var signatures = ThresholdRsaCombiner.CombineOptimistic(key, encoded, sets);
+        for (int m = 0; m < messages.Count; m++)
+        {
+            if (corrupted.Contains(m) || m == 10) Assert.Null(signatures[m]);
+            else Assert.True(RsaFixtures.VerifiesWithDotnet(key, messages[m], signatures[m]!, HashAlgorithmName.SHA256), $"message {m}");
+        }
+    }
+
+    [Fact]
+    public void A_batch_agrees_with_one_by_one_combination()
+    {
+        var (key, shares) = RsaFixtures.Deal(512, 3, 5);
+        var encoded = Enumerable.Range(0, 5).Select(i => Pkcs1.Encode([(byte)i], HashAlgorithmName.SHA512, key.ModulusBytes)).ToList();
+        var sets = encoded.Select(em => (IReadOnlyList<RsaSignatureShare>)RsaFixtures.SignAll(key, shares.Skip(1).Take(3).ToList(), em, proofs: false)).ToList();
+        var batch = ThresholdRsaCombiner.CombineOptimistic(key, encoded, sets);
+        for (int m = 0; m < encoded.Count; m++) Assert.Equal(ThresholdRsaCombiner.Combine(key, encoded[m], sets[m]).Signature, batch[m]);
+    }
+}

@@ -232,67 +232,149 @@ public static class ThresholdRsaCombiner
 
     private static bool TryCombine(ThresholdRsaPublicKey publicKey, ReadOnlySpan<byte> encodedMessage, IReadOnlyList<RsaSignatureShare> shares, out byte[] signature)
     {
-        signature = [];
+        signature = CombineOptimistic(publicKey, [encodedMessage.ToArray()], [shares])[0] ?? [];
+        return signature.Length > 0;
+    }
+
+    /// <summary>
+    /// The optimistic combination of many messages at once, each from exactly the shares given for it (t of them):
+    /// the signature where y^e = x holds, null where it does not (then <see cref="Combine"/> with proofs finds out who
+    /// lied). Cheaper per message than <see cref="Combine"/>: the modular inversions of the whole batch are done as one
+    /// (an inversion costs more than everything else in a combination together).
+    /// </summary>
+    public static byte[]?[] CombineOptimistic(ThresholdRsaPublicKey publicKey, IReadOnlyList<byte[]> encodedMessages, IReadOnlyList<IReadOnlyList<RsaSignatureShare>> shares)
+    {
+        if (shares.Count != encodedMessages.Count) throw new ArgumentException($"{shares.Count} share lists for {encodedMessages.Count} messages");
+        var results = new byte[]?[encodedMessages.Count];
         using var ctx = new BigNumContext();
         using var n = BigNum.FromBytes(publicKey.Modulus);
-        using var x = ThresholdRsaMath.MessageToInteger(encodedMessage, n, ctx);
-        var indexes = shares.Select(s => s.Index).ToList();
-        // w = Π x_i^{2λ_i}: positive and negative exponents are multiplied up separately so that one modular
-        // inversion serves them all (an inversion costs a good fraction of an exponentiation).
-        var numerator = BigNum.FromWord(1);
-        var denominator = BigNum.FromWord(1);
-        BigNum? w = null;
+        using var e = BigNum.FromBytes(publicKey.Exponent);
+        var (a, b) = publicKey.CombineExponents;
+        using var magnitudeA = BigNum.FromBigInteger(BigInteger.Abs(a));
+        using var magnitudeB = BigNum.FromBigInteger(BigInteger.Abs(b));
+        var exponents = new Dictionary<string, IReadOnlyList<BigInteger>>(); // per set of share indexes: 2λ_i
+        // y = w^a · x^b with w = Π x_i^{2λ_i}. Every negative power is gathered into a denominator, so that each
+        // message needs y = P / Q with a single inverse of Q, and the inverses of all Qs come from one inversion.
+        var parts = new (BigNum X, BigNum P, BigNum Q)?[encodedMessages.Count];
         try
         {
-            foreach (var share in shares)
+            for (int m = 0; m < encodedMessages.Count; m++)
             {
-                using var xi = BigNum.FromBytes(share.Value);
-                if (xi.IsZero || xi.CompareTo(n) >= 0) return false;
-                var exponent = 2 * ThresholdRsaMath.Lagrange(publicKey.Delta, indexes, share.Index);
-                using var magnitude = BigNum.FromBigInteger(BigInteger.Abs(exponent));
-                using var power = BigNum.ModExp(xi, magnitude, n, ctx);
-                ref var target = ref exponent.Sign < 0 ? ref denominator : ref numerator;
-                var next = BigNum.ModMul(target, power, n, ctx);
-                target.Dispose();
-                target = next;
+                var set = shares[m];
+                if (set.Count != publicKey.Threshold || set.Select(s => s.Index).Distinct().Count() != set.Count || set.Any(s => s.Index < 1 || s.Index > publicKey.Parties)) continue;
+                var indexes = set.Select(s => s.Index).ToList();
+                string setKey = string.Join(",", indexes);
+                if (!exponents.TryGetValue(setKey, out var twoLambda))
+                    exponents[setKey] = twoLambda = indexes.Select(i => 2 * ThresholdRsaMath.Lagrange(publicKey.Delta, indexes, i)).ToList();
+                parts[m] = Fraction(ThresholdRsaMath.MessageToInteger(encodedMessages[m], n, ctx), set, twoLambda);
             }
-            try
+            var inverses = BatchInverse(parts.Select(p => p?.Q).ToList(), n, ctx);
+            for (int m = 0; m < parts.Length; m++)
             {
-                using var inverse = BigNum.ModInverse(denominator, n, ctx);
-                w = BigNum.ModMul(numerator, inverse, n, ctx);
+                if (parts[m] is not { } part || inverses[m] is not { } inverse) continue;
+                using var y = BigNum.ModMul(part.P, inverse, n, ctx);
+                using var check = BigNum.ModExp(y, e, n, ctx);
+                if (check.CompareTo(part.X) == 0) results[m] = y.ToBytes(publicKey.ModulusBytes);
             }
-            catch (CryptographicException)
-            {
-                return false;
-            }
-            // w^e = x^{4Δ²}; with 4Δ²·a + e·b = 1, y = w^a · x^b satisfies y^e = x.
-            var (a, b) = publicKey.CombineExponents;
-            using var wa = PowerSigned(w, a, n, ctx);
-            using var xb = PowerSigned(x, b, n, ctx);
-            if (wa is null || xb is null) return false;
-            using var y = BigNum.ModMul(wa, xb, n, ctx);
-            using var e = BigNum.FromBytes(publicKey.Exponent);
-            using var check = BigNum.ModExp(y, e, n, ctx);
-            if (check.CompareTo(x) != 0) return false;
-            signature = y.ToBytes(publicKey.ModulusBytes);
-            return true;
+            foreach (var inverse in inverses) inverse?.Dispose();
         }
         finally
         {
-            numerator.Dispose();
-            denominator.Dispose();
-            w?.Dispose();
+            foreach (var part in parts)
+                if (part is { } p)
+                {
+                    p.X.Dispose();
+                    p.P.Dispose();
+                    p.Q.Dispose();
+                }
+        }
+        return results;
+
+        (BigNum X, BigNum P, BigNum Q)? Fraction(BigNum x, IReadOnlyList<RsaSignatureShare> set, IReadOnlyList<BigInteger> twoLambda)
+        {
+            var numerator = BigNum.FromWord(1);
+            var denominator = BigNum.FromWord(1);
+            try
+            {
+                for (int k = 0; k < set.Count; k++)
+                {
+                    using var xi = BigNum.FromBytes(set[k].Value);
+                    if (xi.IsZero || xi.CompareTo(n) >= 0)
+                    {
+                        x.Dispose();
+                        return null;
+                    }
+                    using var magnitude = BigNum.FromBigInteger(BigInteger.Abs(twoLambda[k]));
+                    using var power = BigNum.ModExp(xi, magnitude, n, ctx);
+                    ref var target = ref twoLambda[k].Sign < 0 ? ref denominator : ref numerator;
+                    var next = BigNum.ModMul(target, power, n, ctx);
+                    target.Dispose();
+                    target = next;
+                }
+                // w = numerator / denominator; 4Δ²a + eb = 1 makes a and b of opposite signs.
+                //   a ≥ 0, b ≤ 0: y = numerator^a / (denominator^a · x^|b|)
+                //   a < 0, b > 0: y = denominator^|a| · x^b / numerator^|a|
+                var up = BigNum.ModExp(a.Sign >= 0 ? numerator : denominator, magnitudeA, n, ctx);
+                var down = BigNum.ModExp(a.Sign >= 0 ? denominator : numerator, magnitudeA, n, ctx);
+                using var xb = BigNum.ModExp(x, magnitudeB, n, ctx);
+                if (b.Sign <= 0)
+                {
+                    using (down) return (x, up, BigNum.ModMul(down, xb, n, ctx));
+                }
+                using (up) return (x, BigNum.ModMul(up, xb, n, ctx), down);
+            }
+            finally
+            {
+                numerator.Dispose();
+                denominator.Dispose();
+            }
         }
     }
 
-    private static BigNum? PowerSigned(BigNum value, BigInteger exponent, BigNum n, BigNumContext ctx)
+    /// <summary>
+    /// The inverses mod n of every value given (null stays null), with one modular inversion for all of them
+    /// (Montgomery's trick). Should the product have no inverse, each value is inverted alone and those without an
+    /// inverse give null.
+    /// </summary>
+    private static BigNum?[] BatchInverse(IReadOnlyList<BigNum?> values, BigNum n, BigNumContext ctx)
     {
-        using var magnitude = BigNum.FromBigInteger(BigInteger.Abs(exponent));
-        var power = BigNum.ModExp(value, magnitude, n, ctx);
-        if (exponent.Sign >= 0) return power;
-        try { return BigNum.ModInverse(power, n, ctx); }
-        catch (CryptographicException) { return null; }
-        finally { power.Dispose(); }
+        var result = new BigNum?[values.Count];
+        var present = Enumerable.Range(0, values.Count).Where(i => values[i] is not null).ToList();
+        if (present.Count == 0) return result;
+        // prefix[k] = v_0 · … · v_(k−1) over the present values
+        var prefix = new BigNum[present.Count + 1];
+        prefix[0] = BigNum.FromWord(1);
+        try
+        {
+            for (int k = 0; k < present.Count; k++) prefix[k + 1] = BigNum.ModMul(prefix[k], values[present[k]]!, n, ctx);
+            BigNum inverse;
+            try
+            {
+                inverse = BigNum.ModInverse(prefix[present.Count], n, ctx);
+            }
+            catch (CryptographicException)
+            {
+                foreach (var i in present)
+                {
+                    try { result[i] = BigNum.ModInverse(values[i]!, n, ctx); }
+                    catch (CryptographicException) { }
+                }
+                return result;
+            }
+            for (int k = present.Count - 1; k >= 0; k--)
+            {
+                result[present[k]] = BigNum.ModMul(prefix[k], inverse, n, ctx);
+                var next = BigNum.ModMul(inverse, values[present[k]]!, n, ctx);
+                inverse.Dispose();
+                inverse = next;
+            }
+            inverse.Dispose();
+            return result;
+        }
+        finally
+        {
+            foreach (var p in prefix) p?.Dispose();
+        }
     }
 }
 
