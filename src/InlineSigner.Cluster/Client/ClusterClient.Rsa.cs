@@ -24,15 +24,17 @@ public sealed partial class ClusterClient
         var signatures = new byte[encodedMessages.Count][];
         var failing = new System.Collections.Concurrent.ConcurrentBag<int>();
         var first = answers.Take(Threshold).ToList();
-        Parallel.For(0, encodedMessages.Count, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+        // In chunks (one per processor, at most 64 messages), each combined with a single modular inversion.
+        int chunk = Math.Clamp((encodedMessages.Count + Environment.ProcessorCount - 1) / Environment.ProcessorCount, 1, 64);
+        Parallel.For(0, (encodedMessages.Count + chunk - 1) / chunk, new ParallelOptions { CancellationToken = cancellationToken }, c =>
         {
-            try
+            int from = c * chunk, count = Math.Min(chunk, encodedMessages.Count - from);
+            var combined = ThresholdRsaCombiner.CombineOptimistic(publicKey, encodedMessages.Skip(from).Take(count).ToList(),
+                Enumerable.Range(from, count).Select(i => (IReadOnlyList<RsaSignatureShare>)first.Select(a => a.Shares[i]).ToList()).ToList());
+            for (int i = 0; i < count; i++)
             {
-                signatures[i] = ThresholdRsaCombiner.Combine(publicKey, encodedMessages[i], first.Select(a => a.Shares[i]).ToList()).Signature;
-            }
-            catch (ThresholdSigningException)
-            {
-                failing.Add(i);
+                if (combined[i] is { } signature) signatures[from + i] = signature;
+                else failing.Add(from + i);
             }
         });
         if (!failing.IsEmpty) await RecoverWithProofsAsync(keyId, publicKey, encodedMessages, failing.Order().ToList(), signatures, failures, cancellationToken);
