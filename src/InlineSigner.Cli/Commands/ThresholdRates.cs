@@ -111,12 +111,18 @@ internal static class ThresholdRates
                 var message = BitConverter.GetBytes(i);
                 var nonces = pool[i];
                 var commitments = nonces.Select(x => x.Commitment).ToList();
-                // Every participant and the coordinator derive the signing package independently, as over the network.
+                // Every participant derives the signing package independently, as over the network, and reports its R
+                // with its share; the coordinator aggregates with additions and one verification, as the cluster client does.
                 var zs = new Dictionary<int, byte[]>();
+                byte[]? groupCommitment = null;
                 for (int k = 0; k < signers.Count; k++)
-                    zs[signers[k].Identifier] = FrostEd25519.Sign(signers[k], nonces[k], FrostEd25519.Prepare(message, commitments, publicKey));
-                var package = FrostEd25519.Prepare(message, commitments, publicKey);
-                var signature = FrostEd25519.Aggregate(package, zs, publicKey, verifyEachShare: false);
+                {
+                    var own = FrostEd25519.Prepare(message, commitments, publicKey);
+                    zs[signers[k].Identifier] = FrostEd25519.Sign(signers[k], nonces[k], own);
+                    if (groupCommitment is not null && !groupCommitment.AsSpan().SequenceEqual(own.GroupCommitment)) throw new CryptographicException("participants derived different R");
+                    groupCommitment = own.GroupCommitment;
+                }
+                var signature = FrostEd25519.CombineVerified(groupCommitment, zs.Values, message, publicKey) ?? throw new CryptographicException("FROST aggregate does not verify");
                 var check = new Ed25519Signer();
                 check.Init(false, verifier);
                 check.BlockUpdate(message, 0, message.Length);
