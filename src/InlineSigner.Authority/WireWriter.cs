@@ -8,15 +8,39 @@ namespace InlineSigner.Authority;
 /// Writes a DNS message into a caller's buffer up to a size limit, with name compression (RFC 1035 §4.1.4).
 /// Overflow does not throw: it sets <see cref="Overflowed"/>, and the caller rolls back to a <see cref="Mark"/> taken
 /// before the RRset that did not fit, which also forgets the compression targets written since.
-/// Compression targets are found by a hash of each name suffix and confirmed against the octets already written, so
-/// a lookup allocates nothing.
+/// Compression targets are found by a hash of each name suffix in a small chained hash table (a transfer message
+/// holds hundreds of targets, and every record's owner is looked up: a linear scan made AXFR quadratic per message)
+/// and confirmed against the octets already written, so a lookup allocates nothing.
 /// </summary>
 internal sealed class WireWriter
 {
     private const int MaxTargets = 512;
     private readonly byte[] _buffer;
-    private (int Offset, int Hash)[] _targets = new (int, int)[16]; // grows: most responses need a handful
+    // Target t sits in bucket Hash & (_heads.Length − 1); Next is the previous target of that bucket (−1: none).
+    private (int Offset, int Hash, int Next)[] _targets = new (int, int, int)[16]; // grows: most responses need a handful
+    private int[] _heads = NewHeads(16);                                              // bucket → latest target (−1: none)
     private int _targetCount;
+
+    private static int[] NewHeads(int buckets)
+    {
+        var heads = new int[buckets];
+        Array.Fill(heads, -1);
+        return heads;
+    }
+
+    /// <summary>Rebuilds the buckets from the first <see cref="_targetCount"/> targets, with <paramref name="buckets"/> of them.</summary>
+    private void Rehash(int buckets)
+    {
+        _heads = NewHeads(buckets);
+        for (int t = 0; t < _targetCount; t++) Link(t);
+    }
+
+    private void Link(int t)
+    {
+        int bucket = _targets[t].Hash & (_heads.Length - 1);
+        _targets[t].Next = _heads[bucket];
+        _heads[bucket] = t;
+    }
 
     public WireWriter(byte[] buffer, int limit)
     {
@@ -36,7 +60,12 @@ internal sealed class WireWriter
     public void Restore(Mark mark)
     {
         Position = mark.Position;
-        _targetCount = mark.TargetCount;
+        if (mark.TargetCount < _targetCount)
+        {
+            // Forgotten targets may head buckets or be linked from later ones: rebuild (rare: once per overflow).
+            _targetCount = mark.TargetCount;
+            Rehash(_heads.Length);
+        }
         Overflowed = false;
     }
 
@@ -91,7 +120,7 @@ internal sealed class WireWriter
         {
             for (int i = 0; i < n && pointer < 0; i++)
             {
-                for (int t = 0; t < _targetCount; t++)
+                for (int t = _heads[suffixHash[i] & (_heads.Length - 1)]; t >= 0; t = _targets[t].Next)
                 {
                     if (_targets[t].Hash != suffixHash[i] || !SuffixMatches(_targets[t].Offset, labels, i)) continue;
                     pointer = _targets[t].Offset;
@@ -107,7 +136,9 @@ internal sealed class WireWriter
             if (Position < 0x3FFF && _targetCount < MaxTargets)
             {
                 if (_targetCount == _targets.Length) Array.Resize(ref _targets, _targets.Length * 2);
-                _targets[_targetCount++] = (Position, suffixHash[i]);
+                _targets[_targetCount] = (Position, suffixHash[i], -1);
+                Link(_targetCount++);
+                if (_targetCount > _heads.Length) Rehash(_heads.Length * 2); // about one target per bucket
             }
             _buffer[Position++] = (byte)label.Length;
             foreach (char c in label) _buffer[Position++] = (byte)c;
