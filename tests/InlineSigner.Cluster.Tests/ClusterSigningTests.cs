@@ -133,22 +133,8 @@ public sealed class ClusterSigningTests
     }
 
     [Fact]
-    public async Task A_frost_node_handing_out_invalid_commitments_is_named_and_the_nodes_that_refuse_them_are_not()
-    {
-        using var cluster = LocalCluster.Start(5, 3);
-        using var client = cluster.Client();
-        var record = await FrostKeyAsync(client);
-        cluster.StopNode(4);
-        cluster.StartNode(4, new InvalidCommitmentFaults());
-        cluster.StopNode(1); // four nodes left: most sets of three include the liar
-        await client.WaitForNodesAsync(4, TimeSpan.FromSeconds(5), CancellationToken.None);
-        var inputs = Inputs(300);
-        AssertEd25519Signatures(record, inputs, await new ClusterSigner(client, record).SignAsync(inputs, CancellationToken.None));
-        var liar = client.Health().Single(h => h.NodeId == 4);
-        Assert.True(liar.BadShares > 0, string.Join("\n", client.Health()));
-        Assert.Contains("invalid FROST commitment", liar.LastError);
-        Assert.All(client.Health().Where(h => h.NodeId != 4), h => Assert.Equal(0, h.BadShares));
-    }
+    public Task A_frost_node_handing_out_invalid_commitments_is_named_and_the_nodes_that_refuse_them_are_not() =>
+        AssertFrostLiarNamedAsync(liarId: 4, stoppedId: 1, new InvalidCommitmentFaults(), "invalid FROST commitment");
 
     /// <summary>A node that signs honestly but reports a wrong group commitment R beside its shares.</summary>
     private sealed class WrongGroupCommitmentFaults : InlineSigner.Cluster.Node.INodeFaults
@@ -158,24 +144,34 @@ public sealed class ClusterSigningTests
         public byte[] FrostGroupCommitment(byte[] groupCommitment) => Ed25519Group.BaseMul(Ed25519Group.ScalarFromInt(7));
     }
 
+    /// <summary>
+    /// The client takes R from the nodes to save t multiplications a signature; a node lying about it must cost only
+    /// the client's own recomputation, never a bad signature, and is named.
+    /// </summary>
     [Fact]
-    public async Task A_frost_node_reporting_a_wrong_group_commitment_is_named_and_every_signature_still_verifies()
+    public Task A_frost_node_reporting_a_wrong_group_commitment_is_named_and_every_signature_still_verifies() =>
+        AssertFrostLiarNamedAsync(liarId: 2, stoppedId: 5, new WrongGroupCommitmentFaults(), "wrong FROST group commitment");
+
+    /// <summary>
+    /// A FROST key made by all five, then node <paramref name="liarId"/> restarted with <paramref name="faults"/> and
+    /// node <paramref name="stoppedId"/> stopped (four left: most sets of three include the liar): 300 signatures all
+    /// verify, the liar is named with <paramref name="expectedError"/>, and nobody else is blamed.
+    /// </summary>
+    private static async Task AssertFrostLiarNamedAsync(int liarId, int stoppedId, InlineSigner.Cluster.Node.INodeFaults faults, string expectedError)
     {
-        // The client takes R from the nodes to save t multiplications a signature; a node lying about it must cost
-        // only the client's own recomputation, never a bad signature, and is named.
         using var cluster = LocalCluster.Start(5, 3);
         using var client = cluster.Client();
         var record = await FrostKeyAsync(client);
-        cluster.StopNode(2);
-        cluster.StartNode(2, new WrongGroupCommitmentFaults());
-        cluster.StopNode(5); // four nodes left: most sets of three include the liar
+        cluster.StopNode(liarId);
+        cluster.StartNode(liarId, faults);
+        cluster.StopNode(stoppedId);
         await client.WaitForNodesAsync(4, TimeSpan.FromSeconds(5), CancellationToken.None);
         var inputs = Inputs(300);
         AssertEd25519Signatures(record, inputs, await new ClusterSigner(client, record).SignAsync(inputs, CancellationToken.None));
-        var liar = client.Health().Single(h => h.NodeId == 2);
+        var liar = client.Health().Single(h => h.NodeId == liarId);
         Assert.True(liar.BadShares > 0, string.Join("\n", client.Health()));
-        Assert.Contains("wrong FROST group commitment", liar.LastError);
-        Assert.All(client.Health().Where(h => h.NodeId != 2), h => Assert.Equal(0, h.BadShares));
+        Assert.Contains(expectedError, liar.LastError);
+        Assert.All(client.Health().Where(h => h.NodeId != liarId), h => Assert.Equal(0, h.BadShares));
     }
 
     [Fact]

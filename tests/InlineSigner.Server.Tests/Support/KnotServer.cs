@@ -10,22 +10,9 @@ namespace InlineSigner.Server.Tests.Support;
 /// read back Knot's copy). Configured in a temporary directory (configuration, journal, timers, control socket), run in
 /// the foreground and logging to stderr; disposal kills it.
 /// </summary>
-public sealed class KnotServer : IAsyncDisposable
+public static class KnotServer
 {
-    private readonly ForegroundProcess _process;
-
-    private KnotServer(TempDirectory directory, int port, ForegroundProcess process)
-    {
-        Directory = directory;
-        Port = port;
-        _process = process;
-    }
-
-    public TempDirectory Directory { get; }
-    public int Port { get; }
-    public string Log => _process.Log;
-
-    public static async Task<KnotServer> StartAsync(int port, IPEndPoint primary, IEnumerable<string> zones)
+    public static Task<SecondaryDaemon> StartAsync(int port, IPEndPoint primary, IEnumerable<string> zones)
     {
         var directory = new TempDirectory("knot-");
         try
@@ -62,23 +49,12 @@ public sealed class KnotServer : IAsyncDisposable
                 zone:
                 {zoneList}
                 """;
-            var confPath = directory.File("knot.conf");
-            await File.WriteAllTextAsync(confPath, conf);
-            var check = await ExternalTool.RunAsync("knotc", "-c", confPath, "conf-check");
-            if (check.ExitCode != 0) throw new InvalidOperationException($"knotc conf-check rejects the configuration:\n{check.All}\n{conf}");
-            var process = await ForegroundProcess.StartAsync("knotd", ["-c", confPath], "server started in the foreground", port, d);
-            return new KnotServer(directory, port, process);
+            return SecondaryDaemon.StartAsync(directory, port, "knot.conf", conf, "knotc", ["-c", "{conf}", "conf-check"], "knotd", ["-c", "{conf}"], "server started in the foreground");
         }
         catch
         {
             directory.Dispose();
             throw;
         }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _process.DisposeAsync();
-        Directory.Dispose();
     }
 }

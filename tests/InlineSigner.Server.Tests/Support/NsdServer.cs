@@ -10,23 +10,10 @@ namespace InlineSigner.Server.Tests.Support;
 /// clients (so a test can read back the copy NSD holds). Configured in a temporary directory, run in the foreground
 /// (<c>-d</c>) as the current user with no chroot and no database file; disposal kills it.
 /// </summary>
-public sealed class NsdServer : IAsyncDisposable
+public static class NsdServer
 {
-    private readonly ForegroundProcess _process;
-
-    private NsdServer(TempDirectory directory, int port, ForegroundProcess process)
-    {
-        Directory = directory;
-        Port = port;
-        _process = process;
-    }
-
-    public TempDirectory Directory { get; }
-    public int Port { get; }
-    public string Log => _process.Log;
-
     /// <summary>Starts NSD on <paramref name="port"/> as a secondary of <paramref name="primary"/> for <paramref name="zones"/>.</summary>
-    public static async Task<NsdServer> StartAsync(int port, IPEndPoint primary, IEnumerable<string> zones)
+    public static Task<SecondaryDaemon> StartAsync(int port, IPEndPoint primary, IEnumerable<string> zones)
     {
         var directory = new TempDirectory("nsd-");
         try
@@ -64,23 +51,12 @@ public sealed class NsdServer : IAsyncDisposable
 
                 {zoneBlocks}
                 """;
-            var confPath = directory.File("nsd.conf");
-            await File.WriteAllTextAsync(confPath, conf);
-            var check = await ExternalTool.RunAsync("nsd-checkconf", confPath);
-            if (check.ExitCode != 0) throw new InvalidOperationException($"nsd-checkconf rejects the configuration:\n{check.All}\n{conf}");
-            var process = await ForegroundProcess.StartAsync("nsd", ["-d", "-c", confPath], "nsd started", port, d);
-            return new NsdServer(directory, port, process);
+            return SecondaryDaemon.StartAsync(directory, port, "nsd.conf", conf, "nsd-checkconf", ["{conf}"], "nsd", ["-d", "-c", "{conf}"], "nsd started");
         }
         catch
         {
             directory.Dispose();
             throw;
         }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _process.DisposeAsync();
-        Directory.Dispose();
     }
 }

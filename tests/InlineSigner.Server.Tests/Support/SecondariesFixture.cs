@@ -51,8 +51,8 @@ public sealed class SecondariesFixture : IAsyncLifetime
 
     public SignerProcess Signer { get; private set; } = null!;
     public BindServer Bind { get; private set; } = null!;
-    public NsdServer Nsd { get; private set; } = null!;
-    public KnotServer Knot { get; private set; } = null!;
+    public SecondaryDaemon Nsd { get; private set; } = null!;
+    public SecondaryDaemon Knot { get; private set; } = null!;
 
     /// <summary>The three secondaries of example.com.</summary>
     public IReadOnlyList<Secondary> Secondaries { get; private set; } = [];
