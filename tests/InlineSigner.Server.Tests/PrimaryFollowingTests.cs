@@ -272,4 +272,37 @@ public sealed class PrimaryFollowingTests
         Assert.Contains("NOERROR", (await signer.Dig("www.example.test", "A")).Output);
         Assert.Equal(0, SignerProcess.Metric(await signer.MetricsAsync(), $"inline_signer_zone_expired{{zone=\"{Zone}.\"}}"));
     }
+
+    [Fact]
+    public async Task An_expired_zone_serves_again_when_the_primary_returns_with_a_newer_serial()
+    {
+        // Regression: a newer version arriving while expired was published still marked expired (SERVFAIL), and the
+        // flag was cleared only afterwards, so nothing published it again.
+        var origin = DomainName.Parse(Zone);
+        var versions = new Dictionary<uint, List<DnsRecordBase>>
+        {
+            [3] = Messages.Records(origin, UnsignedZone(3, refresh: 1, expire: 6)).ToList(),
+            [4] = Messages.Records(origin, UnsignedZone(4, refresh: 1, expire: 6)).ToList(),
+        };
+        uint current = 3;
+        bool down = false;
+        List<DnsRecordBase> Records() => versions[current];
+        DnsRecordBase Soa() => Records().First(r => r.RecordType == RecordType.Soa);
+        await using var fake = new FakeServer(
+            async connection => { if (!down) await connection.SendAsync(Messages.Response(connection.RequestId, origin, RecordType.Axfr, [.. Records(), Soa()])); },
+            request => down ? null : Messages.Response(System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(request), origin, RecordType.Soa, [Soa()]));
+        await using var signer = await SignerProcess.StartAsync(new JsonObject { ["Name"] = Zone, ["Primary"] = fake.Endpoint.ToString() });
+        await signer.WaitForLogAsync(@"serial 3: committed \(full", TimeSpan.FromSeconds(60));
+
+        down = true;
+        await signer.WaitForLogAsync("past SOA EXPIRE", TimeSpan.FromSeconds(90));
+        Assert.Contains("SERVFAIL", (await signer.Dig("www.example.test", "A")).Output);
+
+        current = 4;
+        down = false;
+        await signer.WaitForLogAsync("refreshed from the primary; serving again", TimeSpan.FromSeconds(90));
+        await signer.WaitForLogAsync(@"committed \(\w+, from unsigned serial 4", TimeSpan.FromSeconds(60));
+        Assert.Contains("NOERROR", (await signer.Dig("www.example.test", "A")).Output);
+        Assert.Equal(0, SignerProcess.Metric(await signer.MetricsAsync(), $"inline_signer_zone_expired{{zone=\"{Zone}.\"}}"));
+    }
 }

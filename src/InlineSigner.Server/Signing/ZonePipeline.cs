@@ -238,10 +238,11 @@ public sealed class ZonePipeline : IAsyncDisposable
             await CommitAsync(unsigned, change.Signed, unsignedChanges, signedChanges, delta, now, cancellationToken);
             var storeTime = clock.Elapsed;
             CountSignatures(change);
+            // New data from upstream ends an expiry; cleared before publishing, or the new version would go out
+            // still marked expired (SERVFAIL) with nothing to publish it again.
+            SetExpired(false);
             Publish(change.Signed, previousSigned, change.Diff.Changes.Select(c => c.Owner).ToList());
             var publishTime = clock.Elapsed;
-            _expired = false;
-            _metrics.Expired(Settings.Name, false);
             ClearPending();
             var kind = previousSigned is null || change.FullResignReason is not null ? "full" : "incremental";
             _metrics.SigningDuration(Settings.Name, kind, clock.Elapsed);
