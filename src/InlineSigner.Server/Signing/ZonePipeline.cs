@@ -219,10 +219,7 @@ public sealed class ZonePipeline : IAsyncDisposable
         try
         {
             var keys = _keys.KeysFor(Settings);
-            uint serial = SerialPolicy.Next(Settings.SerialPolicy, unsigned.Serial, _signedSerial, now, out bool kept);
-            if (!kept)
-                _logger.LogWarning("zone {Zone}: serial policy keep cannot use unsigned serial {Unsigned} after signed serial {Signed}; signing as {Serial}",
-                    Settings.Name, unsigned.Serial, _signedSerial, serial);
+            uint serial = NextSerial(unsigned, now, refresh: false);
             // Where one version's time goes, for the commit log line: signing, working out what to store, the
             // transaction, publishing to the DNS service.
             SignedChange change = previousSigned is null || previousUnsigned is null
@@ -237,11 +234,10 @@ public sealed class ZonePipeline : IAsyncDisposable
             var diffTime = clock.Elapsed;
             await CommitAsync(unsigned, change.Signed, unsignedChanges, signedChanges, delta, now, cancellationToken);
             var storeTime = clock.Elapsed;
-            CountSignatures(change);
             // New data from upstream ends an expiry; cleared before publishing, or the new version would go out
             // still marked expired (SERVFAIL) with nothing to publish it again.
             SetExpired(false);
-            Publish(change.Signed, previousSigned, change.Diff.Changes.Select(c => c.Owner).ToList());
+            Announce(change, previousSigned);
             var publishTime = clock.Elapsed;
             ClearPending();
             var kind = previousSigned is null || change.FullResignReason is not null ? "full" : "incremental";
@@ -249,7 +245,6 @@ public sealed class ZonePipeline : IAsyncDisposable
             if (notifiedAt is { } at) _metrics.NotifyToCommit(Settings.Name, _time.GetUtcNow() - at);
             _metrics.VersionCommitted(Settings.Name, serial, origin, _lastSigned!.Value);
             _metrics.UnsignedSerial(Settings.Name, unsigned.Serial);
-            _notifier.Notify((SoaRecord)change.Signed.Find(Settings.Origin, RecordType.Soa)!.Records[0]);
             var refreshStart = clock.Elapsed;
             UpdateRefreshDue(kind == "incremental" ? change : null);
             _logger.LogInformation("zone {Zone} serial {Serial}: committed ({Kind}, from unsigned serial {Unsigned} via {Origin}): {Signatures} signature(s) over {RRsets} RRset(s), delta -{Removed}/+{Added} records, {Ms:F0} ms (check {Check:F0}, sign {Sign:F0}, diff {Diff:F0}, store {Store:F0}, publish {Publish:F0}, refresh schedule {Refresh:F0} ms)",
@@ -317,6 +312,31 @@ public sealed class ZonePipeline : IAsyncDisposable
         Interlocked.Increment(ref _versions);
         var (entries, bytes) = await _store.JournalStatsAsync(Settings.Origin, cancellationToken);
         _metrics.Journal(Settings.Name, entries, bytes);
+    }
+
+    /// <summary>
+    /// The serial of the next signed version under the zone's policy; a refresh steps it without an upstream change,
+    /// which policy keep cannot do (warned, as is keep meeting an unsigned serial at or below the signed one).
+    /// </summary>
+    private uint NextSerial(Zone unsigned, DateTimeOffset now, bool refresh)
+    {
+        uint serial = SerialPolicy.Next(Settings.SerialPolicy, unsigned.Serial, _signedSerial, now, out bool kept);
+        if (kept) return serial;
+        if (refresh)
+            _logger.LogWarning("zone {Zone}: serial policy keep: a refresh must step the signed serial past {Signed} without an upstream change; signing as {Serial}",
+                Settings.Name, _signedSerial, serial);
+        else
+            _logger.LogWarning("zone {Zone}: serial policy keep cannot use unsigned serial {Unsigned} after signed serial {Signed}; signing as {Serial}",
+                Settings.Name, unsigned.Serial, _signedSerial, serial);
+        return serial;
+    }
+
+    /// <summary>A committed version goes out: its signatures counted, served in place of <paramref name="previous"/> (null: the first), secondaries notified.</summary>
+    private void Announce(SignedChange change, Zone? previous)
+    {
+        CountSignatures(change);
+        Publish(change.Signed, previous, change.Diff.Changes.Select(c => c.Owner).ToList());
+        _notifier.Notify((SoaRecord)change.Signed.Find(Settings.Origin, RecordType.Soa)!.Records[0]);
     }
 
     private void CountSignatures(SignedChange change)
@@ -470,10 +490,7 @@ public sealed class ZonePipeline : IAsyncDisposable
         try
         {
             var keys = _keys.KeysFor(Settings);
-            uint serial = SerialPolicy.Next(Settings.SerialPolicy, unsigned.Serial, _signedSerial, now, out bool kept);
-            if (!kept)
-                _logger.LogWarning("zone {Zone}: serial policy keep: a refresh must step the signed serial past {Signed} without an upstream change; signing as {Serial}",
-                    Settings.Name, _signedSerial, serial);
+            uint serial = NextSerial(unsigned, now, refresh: true);
             SignedChange? change;
             try
             {
@@ -491,13 +508,11 @@ public sealed class ZonePipeline : IAsyncDisposable
             }
             await CommitAsync(unsigned, change.Signed, RRsetChanges.None, Changes(change.Diff),
                 new Storage.JournalDelta(signed.Serial, serial, change.Removed, change.Added), now, cancellationToken);
-            CountSignatures(change);
-            Publish(change.Signed, signed, change.Diff.Changes.Select(c => c.Owner).ToList());
+            Announce(change, signed);
             _metrics.SigningDuration(Settings.Name, "refresh", clock.Elapsed);
             _metrics.VersionCommitted(Settings.Name, serial, "refresh", now);
             _logger.LogInformation("zone {Zone} serial {Serial}: signature refresh committed: {Signatures} signature(s) over {RRsets} RRset(s), {Ms:F0} ms",
                 Settings.Name, serial, change.SignaturesMade, change.RRsetsSigned, clock.Elapsed.TotalMilliseconds);
-            _notifier.Notify((SoaRecord)change.Signed.Find(Settings.Origin, RecordType.Soa)!.Records[0]);
             UpdateRefreshDue();
             // Spread batches: the next one waits a moment even when more is due.
             if (_nextRefresh is { } due && due <= _time.GetUtcNow()) _nextRefresh = _time.GetUtcNow() + RefreshPause;
