@@ -32,10 +32,9 @@ internal static class BenchCommands
     /// </summary>
     internal static ProcessStartInfo SelfStartInfo(IEnumerable<string> arguments)
     {
-        var self = Environment.ProcessPath ?? "dotnet";
-        var start = new ProcessStartInfo(self) { UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(BenchCommands).Assembly.Location);
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        var (file, prefix) = BenchServers.Self();
+        var start = new ProcessStartInfo(file) { UseShellExecute = false };
+        foreach (var argument in prefix.Concat(arguments)) start.ArgumentList.Add(argument);
         return start;
     }
 

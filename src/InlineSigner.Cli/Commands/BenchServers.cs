@@ -11,53 +11,11 @@ namespace InlineSigner.Cli.Commands;
 
 /// <summary>
 /// The servers the daemon benchmarks run beside it — our own `serve` and `node run` as child processes, BIND's named —
-/// and what they measure with: free loopback ports, peak resident set from /proc, an AXFR reader that only counts.
+/// and what they measure with: peak resident set from /proc, an AXFR reader that only counts.
 /// Every process started here is stopped by <see cref="BenchProcess.DisposeAsync"/>, also when a run fails.
 /// </summary>
 internal static class BenchServers
 {
-    /// <summary>A port free for both TCP and UDP on 127.0.0.1 (never one handed out before in this run).</summary>
-    public static int FreePort() => FreePorts(1)[0];
-
-    private static readonly HashSet<int> Given = [];
-
-    /// <summary>
-    /// <paramref name="count"/> consecutive ports free for TCP and UDP (node configurations number ports from a base).
-    /// Taken below Linux's ephemeral range (32768 and up): a port the OS hands out as free there can be taken by any
-    /// outgoing connection before the server binds it.
-    /// </summary>
-    public static int[] FreePorts(int count)
-    {
-        lock (Given)
-        {
-            for (int attempt = 0; attempt < 500; attempt++)
-            {
-                int first = Random.Shared.Next(12_000, 32_000 - count);
-                var ports = Enumerable.Range(first, count).ToArray();
-                if (ports.Any(Given.Contains) || !ports.All(IsFree)) continue;
-                Given.UnionWith(ports);
-                return ports;
-            }
-        }
-        throw new CliException($"no {count} free consecutive ports on 127.0.0.1");
-    }
-
-    private static bool IsFree(int port)
-    {
-        try
-        {
-            using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            tcp.Bind(new IPEndPoint(IPAddress.Loopback, port));
-            using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            udp.Bind(new IPEndPoint(IPAddress.Loopback, port));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-
     /// <summary>How to run this program again: the apphost, or `dotnet inline-signer.dll` when started that way.</summary>
     public static (string File, IReadOnlyList<string> Prefix) Self()
     {

@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using InlineSigner.Cluster;
 using InlineSigner.Cluster.Node;
 
@@ -56,7 +53,7 @@ internal sealed class LocalNodeProcesses : IAsyncDisposable
             LocalNodeProcesses? cluster = null;
             try
             {
-                var generated = ClusterSetup.GenerateCluster(directory, nodes, threshold, FreePortRange(nodes), limits: limits);
+                var generated = ClusterSetup.GenerateCluster(directory, nodes, threshold, new LoopbackPorts().Consecutive(nodes)[0], limits: limits);
                 cluster = new LocalNodeProcesses(directory, generated);
                 await Task.WhenAll(Enumerable.Range(1, nodes).Select(id => cluster.StartNodeAsync(id, cancellationToken)));
                 return cluster;
@@ -145,34 +142,6 @@ internal sealed class LocalNodeProcesses : IAsyncDisposable
         lock (_processes) log = _logs.GetValueOrDefault(id);
         if (log is null) return "";
         lock (log) return string.Join(" | ", log);
-    }
-
-    /// <summary>
-    /// Consecutive TCP ports on 127.0.0.1 that can be bound now, below Linux's ephemeral range (32768 and up), which
-    /// outgoing connections may take at any moment. Chosen at random so parallel runs rarely collide.
-    /// </summary>
-    private static int FreePortRange(int count)
-    {
-        for (int attempt = 0; attempt < 500; attempt++)
-        {
-            int first = Random.Shared.Next(10_000, 32_000 - count);
-            if (Enumerable.Range(first, count).All(IsFree)) return first;
-        }
-        throw new CliException(string.Create(CultureInfo.InvariantCulture, $"no {count} consecutive free TCP ports found on 127.0.0.1 below 32000"));
-    }
-
-    private static bool IsFree(int port)
-    {
-        try
-        {
-            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 
     /// <summary>

@@ -90,8 +90,9 @@ internal static class PipelineBench
     {
         string mnemonic = DnssecAlgorithms.Mnemonic(algorithm) + (algorithm == DnsSecAlgorithm.Ed25519 ? "" : $"-{rsaBits}") + (localKeys ? " (local keys)" : "");
         Directory.CreateDirectory(dir);
-        var nodePorts = FreePorts(5);
-        int bindPort = FreePort(), dnsPort = FreePort(), metricsPort = FreePort();
+        var free = new LoopbackPorts();
+        var nodePorts = free.Consecutive(5);
+        int bindPort = free.One(), dnsPort = free.One(), metricsPort = free.One();
         var clusterDir = Path.Combine(dir, "cluster");
         var generated = ClusterSetup.GenerateCluster(clusterDir, 5, 3, nodePorts[0]);
         if (localKeys) nodePorts = [];

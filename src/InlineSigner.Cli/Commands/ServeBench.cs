@@ -65,7 +65,8 @@ internal static class ServeBench
         var keyDir = Path.Combine(workDir, "keys");
         using (var key = LocalKey.Generate(origin, DnsSecAlgorithm.Ed25519, ksk: true)) BindKeyFile.Write(key, keyDir);
 
-        int dnsPort = FreePort(), metricsPort = FreePort(), bindPort = FreePort();
+        var free = new LoopbackPorts();
+        int dnsPort = free.One(), metricsPort = free.One(), bindPort = free.One();
         var signerConfig = Path.Combine(workDir, "signer.json");
         await File.WriteAllTextAsync(signerConfig, JsonSerializer.Serialize(new
         {
