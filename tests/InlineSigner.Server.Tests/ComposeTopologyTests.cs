@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -99,14 +97,16 @@ public sealed partial class ComposeTopologyTests
         // Prometheus scrapes the signer's metrics port by service name.
         Assert.Matches($@"targets:\s*\[\s*""signer:{composeMetricsPort}""\s*\]", await File.ReadAllTextAsync(Conf("prometheus.yml")));
 
-        var processes = new List<LocalServer>();
+        var processes = new Dictionary<string, ForegroundProcess>();
         try
         {
-            var nodes = nodePorts.Keys.Select(id => LocalServer.StartAsync($"dtcnode{id}", "dotnet",
+            async Task<(string Name, ForegroundProcess Process)> StartAsync(string name, string tool, string[] arguments, string ready, int? port = null) =>
+                (name, await ForegroundProcess.StartAsync(tool, arguments, ready, port, directory.Path));
+            var nodes = nodePorts.Keys.Select(id => StartAsync($"dtcnode{id}", "dotnet",
                 [Path.Combine(AppContext.BaseDirectory, "inline-signer.dll"), "node", "run", "--config", directory.File($"node{id}.json")], " listening on ")).ToList();
-            var primary = LocalServer.StartAsync("bind-primary", ExternalTool.Find("named"), ["-g", "-c", primaryConf], " running$", dnsPorts["bind-primary"]);
-            var bindSecondary = LocalServer.StartAsync("bind-secondary", ExternalTool.Find("named"), ["-g", "-c", secondaryConf], " running$", dnsPorts["bind-secondary"]);
-            var nsd = LocalServer.StartAsync("nsd-secondary", ExternalTool.Find("nsd"), ["-d", "-c", nsdConf], "nsd started", dnsPorts["nsd-secondary"]);
+            var primary = StartAsync("bind-primary", "named", ["-g", "-c", primaryConf], " running", dnsPorts["bind-primary"]);
+            var bindSecondary = StartAsync("bind-secondary", "named", ["-g", "-c", secondaryConf], " running", dnsPorts["bind-secondary"]);
+            var nsd = StartAsync("nsd-secondary", "nsd", ["-d", "-c", nsdConf], "nsd started", dnsPorts["nsd-secondary"]);
             var all = nodes.Append(primary).Append(bindSecondary).Append(nsd).ToList();
             try
             {
@@ -114,7 +114,7 @@ public sealed partial class ComposeTopologyTests
             }
             finally
             {
-                foreach (var started in all.Where(t => t.IsCompletedSuccessfully)) processes.Add(started.Result);
+                foreach (var started in all.Where(t => t.IsCompletedSuccessfully)) processes[started.Result.Name] = started.Result.Process;
             }
 
             await signer.StartAsync();
@@ -122,7 +122,7 @@ public sealed partial class ComposeTopologyTests
             foreach (var secondary in new[] { "bind-secondary", "nsd-secondary" })
             {
                 var port = dnsPorts[secondary];
-                await WaitForSerialAsync(port, zoneName, serial, TimeSpan.FromSeconds(30), () => $"{secondary}:\n{processes.Single(p => p.Name == secondary).Log}\nsigner:\n{signer.Log}");
+                await WaitForSerialAsync(port, zoneName, serial, TimeSpan.FromSeconds(30), () => $"{secondary}:\n{processes[secondary].Log}\nsigner:\n{signer.Log}");
                 var copy = directory.File($"{secondary}.axfr");
                 var axfr = await Dig(port, zoneName, "AXFR", "+onesoa", "+nocmd", "+nostats", "+nocomments");
                 Assert.True(axfr.ExitCode == 0 && !axfr.Output.Contains("Transfer failed", StringComparison.Ordinal), axfr.All);
@@ -140,7 +140,7 @@ public sealed partial class ComposeTopologyTests
         }
         finally
         {
-            foreach (var process in processes) await process.DisposeAsync();
+            foreach (var process in processes.Values) await process.DisposeAsync();
         }
     }
 
@@ -252,97 +252,5 @@ public sealed partial class ComposeTopologyTests
             await Task.Delay(250);
         }
         throw new TimeoutException($"the secondary on port {port} did not reach serial {serial} within {timeout}:\n{logs()}");
-    }
-
-    /// <summary>A server run from a committed configuration: started, waited for (a log line, then its TCP port), killed on dispose.</summary>
-    private sealed class LocalServer : IAsyncDisposable
-    {
-        private readonly Process _process;
-        private readonly StringBuilder _log = new();
-
-        private LocalServer(string name, Process process)
-        {
-            Name = name;
-            _process = process;
-        }
-
-        public string Name { get; }
-
-        public string Log
-        {
-            get { lock (_log) return _log.ToString(); }
-        }
-
-        public static async Task<LocalServer> StartAsync(string name, string file, IReadOnlyList<string> arguments, string ready, int? tcpPort = null)
-        {
-            var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var argument in arguments) start.ArgumentList.Add(argument);
-            var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-            var server = new LocalServer(name, process);
-            var readyLine = new Regex(ready);
-            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            void OnLine(string? line)
-            {
-                if (line is null) return;
-                lock (server._log) server._log.AppendLine(line);
-                if (readyLine.IsMatch(line)) started.TrySetResult();
-            }
-            process.OutputDataReceived += (_, e) => OnLine(e.Data);
-            process.ErrorDataReceived += (_, e) => OnLine(e.Data);
-            process.Exited += (_, _) => started.TrySetException(new InvalidOperationException($"{name} exited with {process.ExitCode}:\n{server.Log}"));
-            process.Start();
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            try
-            {
-                await started.Task.WaitAsync(TimeSpan.FromSeconds(60));
-                if (tcpPort is { } port) await WaitForTcpAsync(port);
-            }
-            catch
-            {
-                await server.DisposeAsync();
-                throw;
-            }
-            return server;
-        }
-
-        private static async Task WaitForTcpAsync(int port)
-        {
-            var clock = Stopwatch.StartNew();
-            while (true)
-            {
-                using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                try
-                {
-                    await probe.ConnectAsync(System.Net.IPAddress.Loopback, port);
-                    return;
-                }
-                catch (SocketException) when (clock.Elapsed < TimeSpan.FromSeconds(30))
-                {
-                    await Task.Delay(50);
-                }
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            try
-            {
-                if (!_process.HasExited)
-                {
-                    _process.Kill(entireProcessTree: true);
-                    using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                    await _process.WaitForExitAsync(wait.Token);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // already gone
-            }
-            finally
-            {
-                _process.Dispose();
-            }
-        }
     }
 }

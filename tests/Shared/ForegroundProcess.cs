@@ -7,7 +7,7 @@ using System.Text;
 namespace InlineSigner.Tests.Shared;
 
 /// <summary>
-/// A DNS server (named, nsd, knotd) run in the foreground as a child process of the test: its output is kept as its log, it
+/// A server (named, nsd, knotd, our own node) run in the foreground as a child process of the test: its output is kept as its log, it
 /// counts as started once it has logged <c>readyText</c> and accepts TCP connections on its port, and disposal kills it
 /// with its children (nsd forks) and waits, also when the test failed.
 /// </summary>
@@ -28,9 +28,13 @@ public sealed class ForegroundProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static async Task<ForegroundProcess> StartAsync(string tool, IEnumerable<string> arguments, string readyText, int port, string workingDirectory)
+    /// <summary>
+    /// Starts <paramref name="tool"/> (a name looked up like the other tools, or a path) and waits for
+    /// <paramref name="readyText"/> in its output and, when <paramref name="port"/> is given, for TCP connections there.
+    /// </summary>
+    public static async Task<ForegroundProcess> StartAsync(string tool, IEnumerable<string> arguments, string readyText, int? port, string workingDirectory)
     {
-        var start = new ProcessStartInfo(ExternalTool.Find(tool))
+        var start = new ProcessStartInfo(tool.Contains('/') ? tool : ExternalTool.Find(tool))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -56,7 +60,7 @@ public sealed class ForegroundProcess : IAsyncDisposable
             var exited = process.WaitForExitAsync();
             var first = await Task.WhenAny(ready.Task, exited, Task.Delay(TimeSpan.FromSeconds(60)));
             if (first != ready.Task) throw new InvalidOperationException($"{tool} did not start (exited: {process.HasExited}):\n{server.Log}");
-            await WaitForTcpAsync(port, tool, server);
+            if (port is { } tcp) await WaitForTcpAsync(tcp, tool, server);
         }
         catch
         {
