@@ -44,10 +44,19 @@ public sealed class InProcessFrostSigner : ISigner
         try
         {
             var commitments = nonces.Select(n => n.Commitment).ToList();
-            // Each participant derives the signing package itself (as a node will); the coordinator does too.
+            // Each participant derives the signing package itself (as a node does) and reports its R with its share;
+            // the coordinator adds the shares and verifies, deriving the package itself only if that fails.
             var shares = new Dictionary<int, byte[]>();
+            var groupCommitments = new HashSet<string>();
+            byte[]? groupCommitment = null;
             for (int k = 0; k < signers.Count; k++)
-                shares[signers[k].Identifier] = FrostEd25519.Sign(signers[k], nonces[k], FrostEd25519.Prepare(message, commitments, _publicKey));
+            {
+                var package = FrostEd25519.Prepare(message, commitments, _publicKey, nonces[k].Commitment);
+                shares[signers[k].Identifier] = FrostEd25519.Sign(signers[k], nonces[k], package);
+                groupCommitment = package.GroupCommitment;
+                groupCommitments.Add(Convert.ToHexString(groupCommitment));
+            }
+            if (groupCommitments.Count == 1 && FrostEd25519.CombineVerified(groupCommitment, shares.Values, message, _publicKey) is { } signature) return signature;
             return FrostEd25519.Aggregate(FrostEd25519.Prepare(message, commitments, _publicKey), shares, _publicKey, verifyEachShare: false);
         }
         finally

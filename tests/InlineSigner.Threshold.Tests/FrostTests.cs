@@ -195,8 +195,13 @@ public sealed class FrostCommitmentValidationTests
             : new FrostCommitment(victim.Identifier, Bad(kind, victim.Hiding), victim.Binding);
         Assert.False(Ed25519Group.IsValidElement(binding ? commitments[1].Binding : commitments[1].Hiding));
 
-        var error = Assert.Throws<ThresholdSigningException>(() => FrostEd25519.Prepare("m"u8.ToArray(), commitments, publicKey));
-        Assert.Equal([victim.Identifier], error.BadHolders);
+        // Checked by the coordinator (no own commitment), by another participant (skips only its own), and by the
+        // victim itself, whose genuine commitment differs from the forged one sent under its identifier.
+        foreach (var own in new FrostCommitment?[] { null, commitments[0], victim })
+        {
+            var error = Assert.Throws<ThresholdSigningException>(() => FrostEd25519.Prepare("m"u8.ToArray(), commitments, publicKey, own));
+            Assert.Equal([victim.Identifier], error.BadHolders);
+        }
     }
 }
 
