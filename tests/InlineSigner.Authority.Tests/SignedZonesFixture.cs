@@ -38,7 +38,7 @@ public sealed class SignedZonesFixture : IAsyncLifetime
 
     /// <summary>dig against our listener, without recursion, with the given extra arguments.</summary>
     public Task<ToolResult> Dig(params string[] args) =>
-        ExternalTool.RunAsync("dig", ["@127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "+norec", "+time=2", "+tries=1", .. args], timeout: TimeSpan.FromSeconds(30));
+        ExternalTool.RunAsync("dig", ["@127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "+norec", "+time=5", "+tries=2", .. args], timeout: TimeSpan.FromSeconds(30));
 
     /// <summary>delv against our listener with our KSKs as trust anchors, <paramref name="root"/> as the validation root.</summary>
     public Task<ToolResult> Delv(DomainName root, params string[] args) =>

@@ -215,7 +215,7 @@ public sealed class NodeServerTests
 
         // The restarted node signs again for both keys (its shares came back from the encrypted store).
         cluster.StopNode(2);
-        await client.WaitForNodesAsync(2, TimeSpan.FromSeconds(5), CancellationToken.None);
+        await ClusterSigningTests.WaitForNodesAsync(client, 2); // the client reconnects to the restarted node 1 in the background
         Assert.Equal(inputs.Count, (await new ClusterSigner(client, rsa).SignAsync(inputs, CancellationToken.None)).Count);
         Assert.Equal(inputs.Count, (await new ClusterSigner(client, frost).SignAsync(inputs, CancellationToken.None)).Count);
     }

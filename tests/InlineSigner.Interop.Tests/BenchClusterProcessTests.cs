@@ -79,17 +79,17 @@ public sealed class BenchClusterProcessTests
 
             var kill = await ExternalTool.RunAsync("kill", $"-{signal}", bench.Id.ToString());
             Assert.True(kill.ExitCode == 0, kill.All);
-            using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30))) await bench.WaitForExitAsync(exit.Token);
+            using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(90))) await bench.WaitForExitAsync(exit.Token);
             if (signal != "KILL")
             {
                 Assert.Equal(130, bench.ExitCode);
                 lock (error) Assert.Contains("inline-signer: cancelled", error.ToString());
                 Assert.False(Directory.Exists(directory), $"{directory} was left behind");
             }
-            // Nodes see their standard input close when the bench is gone, however it went.
-            var clock = Stopwatch.StartNew();
-            while (ProcessesMentioning(directory).Count > 0 && clock.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(100);
-            Assert.Empty(ProcessesMentioning(directory));
+            // Nodes see their standard input close when the bench is gone, however it went (five processes shutting down
+            // on a loaded machine: a deadline, not an expected duration).
+            await Eventually.AssertAsync(() => ProcessesMentioning(directory).Count == 0, "no node process left",
+                () => $"processes {string.Join(", ", ProcessesMentioning(directory))}", TimeSpan.FromSeconds(60));
         }
         finally
         {

@@ -19,7 +19,13 @@ namespace InlineSigner.Protocol.Tests;
 public sealed class FakePrimaryTests
 {
     private static readonly DomainName Zone = DomainName.Parse("fake.test");
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// For exchanges that must end otherwise than by timing out (an answer, a close, a malformed message): generous, as
+    /// a loaded machine can be slow to start the fake server's loop or JIT the client, and a 2 s budget there turned
+    /// "ConnectionClosed" into "Timeout". Cases that test the timeout pass their own short one. It stays above the 15 s
+    /// that <see cref="AxfrFails"/> allows, so a transfer that hangs until its timeout still fails there.
+    /// </summary>
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
     private static readonly SoaRecord Soa = Soa5(5);
     private static readonly IReadOnlyList<DnsRecordBase> Body = Messages.Records(Zone, "@ 300 NS ns1\nns1 300 A 192.0.2.1\nwww 300 A 192.0.2.2\nwww 300 AAAA 2001:db8::2\nmail 300 MX 10 www");
 

@@ -1,4 +1,5 @@
 using InlineSigner.Server.Tests.Support;
+using InlineSigner.Tests.Shared;
 using static InlineSigner.Server.Tests.Support.SecondariesFixture;
 
 namespace InlineSigner.Server.Tests;
@@ -31,11 +32,15 @@ public sealed class SecondariesTests(SecondariesFixture fixture)
     [Fact]
     public async Task Bind_nsd_and_knot_bootstrap_by_axfr_and_hold_a_valid_copy_equal_to_ours()
     {
-        // The fixture waited until each served our serial; all three got there by one AXFR each, nothing else.
-        var synced = fixture.MetricsAfterSync;
+        // The fixture waited until each served our serial; all three got there by one AXFR each, nothing else. A served
+        // transfer is counted after its last message left, which can be after the secondary already serves the copy:
+        // waited for (at least three), then held to exactly three.
+        var synced = DnsTools.Metric(fixture.MetricsAfterSync, TransfersOut(MainZone, "AXFR")) >= 3 ? fixture.MetricsAfterSync
+            : await fixture.WaitForMetricsAsync(m => DnsTools.Metric(m, TransfersOut(MainZone, "AXFR")) >= 3, "three AXFRs of the main zone counted as served");
         Assert.Equal(3, DnsTools.Metric(synced, TransfersOut(MainZone, "AXFR")));
         Assert.Equal(0, DnsTools.Metric(synced, TransfersOut(MainZone, "IXFR-AXFR")));
-        Assert.Contains("AXFR, incoming, remote 127.0.0.1@", fixture.Knot.Log, StringComparison.Ordinal);
+        await Eventually.AssertAsync(() => fixture.Knot.Log.Contains("AXFR, incoming, remote 127.0.0.1@", StringComparison.Ordinal),
+            "Knot logged its incoming AXFR", () => fixture.Knot.Log);
         uint serial = await fixture.SignerSerialAsync(MainZone);
         foreach (var secondary in fixture.Secondaries) await WaitForSerialAsync(secondary, MainZone, serial);
         await AssertCopiesEqualOursAsync();
@@ -48,16 +53,20 @@ public sealed class SecondariesTests(SecondariesFixture fixture)
         int knotMark = fixture.Knot.Log.Length;
         uint serial = await fixture.EditAsync(fixture.ZoneFile, MainZone, s => $"ixfr-{s} IN A 192.0.2.{s % 200 + 1}\nixfr-{s} IN TXT \"added by the IXFR test\"\n");
         foreach (var secondary in fixture.Secondaries) await WaitForSerialAsync(secondary, MainZone, serial);
+        // Both counted asynchronously to what the secondaries serve (a NOTIFY answer when it arrives, a served transfer
+        // after its last message left): waited for, never raced.
         var after = await fixture.WaitForMetricsAsync(
-            m => fixture.Secondaries.All(s => DnsTools.Metric(m, NotifyKey("acknowledged", MainZone, s)) > DnsTools.Metric(before, NotifyKey("acknowledged", MainZone, s))),
-            "every secondary acknowledged the NOTIFY of the edit");
+            m => fixture.Secondaries.All(s => DnsTools.Metric(m, NotifyKey("acknowledged", MainZone, s)) > DnsTools.Metric(before, NotifyKey("acknowledged", MainZone, s)))
+                 && Delta(before, m, TransfersOut(MainZone, "IXFR")) >= 3,
+            "every secondary acknowledged the NOTIFY of the edit and three IXFRs were counted as served");
 
         // No AXFR and no IXFR answered with the whole zone, yet all three hold the new serial: each asked IXFR and got the delta.
         Assert.True(Delta(before, after, TransfersOut(MainZone, "IXFR")) >= 3, $"IXFRs served: {Delta(before, after, TransfersOut(MainZone, "IXFR"))}");
         Assert.Equal(0, Delta(before, after, TransfersOut(MainZone, "AXFR")));
         Assert.Equal(0, Delta(before, after, TransfersOut(MainZone, "IXFR-AXFR")));
+        await Eventually.AssertAsync(() => fixture.Knot.Log[knotMark..].Contains("IXFR, incoming, remote 127.0.0.1@", StringComparison.Ordinal),
+            "Knot logged its incoming IXFR", () => fixture.Knot.Log[knotMark..]);
         var knotLog = fixture.Knot.Log[knotMark..];
-        Assert.Contains("IXFR, incoming, remote 127.0.0.1@", knotLog, StringComparison.Ordinal);
         Assert.DoesNotContain("AXFR, incoming", knotLog, StringComparison.Ordinal);
         foreach (var secondary in fixture.Secondaries)
             Assert.True(Delta(before, after, NotifyKey("sent", MainZone, secondary)) >= 1, $"no NOTIFY counted as sent to {secondary}");
@@ -81,8 +90,8 @@ public sealed class SecondariesTests(SecondariesFixture fixture)
         // The first AXFR, made with the key from BIND's primaries clause (after a signed SOA query whose answer BIND checks
         // first: unsigned, it failed every refresh with "expected a TSIG or SIG(0)", see TsigQueryTests).
         await WaitForSerialAsync(fixture.BindSecondary, TsigZone, await fixture.SignerSerialAsync(TsigZone));
-        var before = await fixture.Signer.MetricsAsync();
-        Assert.True(DnsTools.Metric(before, TransfersOut(TsigZone, "AXFR")) >= 1, "BIND's first transfer of the TSIG zone was no AXFR");
+        // Counted after its last message left, so possibly after BIND serves the copy: waited for.
+        var before = await fixture.WaitForMetricsAsync(m => DnsTools.Metric(m, TransfersOut(TsigZone, "AXFR")) >= 1, "BIND's first transfer of the TSIG zone counted as an AXFR");
 
         // An edit arrives by IXFR, signed, after a signed NOTIFY that BIND answered with a signature we checked.
         uint serial = await fixture.EditAsync(fixture.TsigZoneFile, TsigZone, s => $"host{s} IN A 192.0.2.{s % 200 + 10}\n");

@@ -87,7 +87,12 @@ public sealed class SignedAnswersTests(SecondariesFixture fixture)
         var upToDate = await fixture.Signer.Dig(MainZone, "IXFR=" + serial.ToString(CultureInfo.InvariantCulture), "+tcp");
         Assert.Contains("SOA", upToDate.Output, StringComparison.Ordinal);
 
-        var after = await fixture.Signer.MetricsAsync();
+        // Queries are counted before their answer leaves; a served transfer only after its last message did, which can
+        // be after dig is done: waited for (at least one each), then held to exactly one.
+        var after = await fixture.WaitForMetricsAsync(
+            m => DnsTools.Metric(m, TransfersOut(MainZone, "AXFR")) > DnsTools.Metric(before, TransfersOut(MainZone, "AXFR"))
+                 && DnsTools.Metric(m, TransfersOut(MainZone, "IXFR-SOA")) > DnsTools.Metric(before, TransfersOut(MainZone, "IXFR-SOA")),
+            "the AXFR and the up-to-date IXFR counted as served");
         double Delta(string key) => DnsTools.Metric(after, key) - DnsTools.Metric(before, key);
         static string Queries(string qtype, string rcode, string transport) =>
             $"inline_signer_queries_total{{qtype=\"{qtype}\",rcode=\"{rcode}\",transport=\"{transport}\"}}";
