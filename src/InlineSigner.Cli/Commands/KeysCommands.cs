@@ -123,7 +123,7 @@ internal static class KeysCommands
             }
 
             using var client = ClusterClient.Create(clusterFile!.FullName);
-            await client.WaitForNodesAsync(client.Config.Nodes.Count, TimeSpan.FromSeconds(3), ct);
+            await client.WaitForNodesAsync(client.Config.Nodes.Count, ConnectWait(client), ct);
             var listing = await new ClusterKeyManager(client).ListAsync(ct);
             var filter = parse.GetValue(zone) is { } z ? ClientKeyStore.Normalise(z) : null;
             int degraded = 0;
@@ -160,7 +160,7 @@ internal static class KeysCommands
             var id = parse.GetRequiredValue(keyId);
             if (!ProtocolLimits.IsValidKeyId(id)) throw new CliException($"--key-id '{id}' is not a key id");
             using var client = ClusterClient.Create(parse.GetRequiredValue(cluster)!.FullName);
-            await client.WaitForNodesAsync(client.Config.Nodes.Count, TimeSpan.FromSeconds(3), ct);
+            await client.WaitForNodesAsync(client.Config.Nodes.Count, ConnectWait(client), ct);
             var manager = new ClusterKeyManager(client);
             bool recorded = manager.KeyStore.Find(id) is not null;
             var results = await manager.DeleteAsync(id, ct);
@@ -219,11 +219,17 @@ internal static class KeysCommands
         return written;
     }
 
-    /// <summary>Waits (briefly) for the nodes to connect; fails with one line naming every node that did not answer.</summary>
+    /// <summary>
+    /// How long a command waits for the nodes to connect before it takes the missing ones for down: the request
+    /// timeout, at most 10 s. The wait ends as soon as the nodes answer, so it costs time only when some really are
+    /// down (then a command still fails within seconds); 3 s was too short for a loaded machine's CURVE handshakes.
+    /// </summary>
+    internal static TimeSpan ConnectWait(ClusterClient client) => TimeSpan.FromMilliseconds(Math.Min(client.Config.File.RequestTimeoutMs, 10_000));
+
+    /// <summary>Waits for the nodes to connect; fails with one line naming every node that did not answer.</summary>
     internal static async Task RequireNodesAsync(ClusterClient client, int needed, CancellationToken cancellationToken)
     {
-        var timeout = TimeSpan.FromMilliseconds(Math.Min(client.Config.File.RequestTimeoutMs, 5000));
-        var results = await client.WaitForNodesAsync(needed, timeout, cancellationToken);
+        var results = await client.WaitForNodesAsync(needed, ConnectWait(client), cancellationToken);
         int up = results.Count(r => r.Ok);
         if (up >= needed) return;
         var down = results.Where(r => !r.Ok).OrderBy(r => r.NodeId)
