@@ -459,8 +459,11 @@ public sealed class DnsListener : IAsyncDisposable
         {
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
+        // The accept loops first: one may still register a connection it accepted as the socket closed, and that
+        // connection must be in the snapshot awaited next.
+        await Task.WhenAll(_loops).ConfigureAwait(false);
         lock (_gate) connections = _connections.ToArray();
-        await Task.WhenAll(_loops.Concat(connections)).ConfigureAwait(false);
+        await Task.WhenAll(connections).ConfigureAwait(false);
     }
 
     private void CloseSockets()
