@@ -135,20 +135,24 @@ internal readonly struct FieldElement
         public readonly ulong High = high, Low = low;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Wide Product(ulong a, ulong b)
-        {
-            ulong high = Math.BigMul(a, b, out ulong low);
-            return new Wide(high, low);
-        }
+        public static Wide Product(ulong a, ulong b) => new(High64(a, b), a * b);
 
         /// <summary>this + a·b.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Wide Mac(ulong a, ulong b)
         {
-            ulong high = Math.BigMul(a, b, out ulong low);
+            ulong low = a * b;
             ulong sum = Low + low;
-            return new Wide(High + high + (sum < low ? 1UL : 0UL), sum);
+            return new Wide(High + High64(a, b) + (sum < low ? 1UL : 0UL), sum);
         }
+
+        /// <summary>
+        /// The upper half of a·b. MULX's high-only form keeps both halves in registers (the low half is a plain
+        /// multiplication); Math.BigMul's out parameter went through the stack for every product.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static ulong High64(ulong a, ulong b) =>
+            System.Runtime.Intrinsics.X86.Bmi2.X64.IsSupported ? System.Runtime.Intrinsics.X86.Bmi2.X64.MultiplyNoFlags(a, b) : Math.BigMul(a, b, out _);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Wide Plus(ulong value)
@@ -161,26 +165,52 @@ internal readonly struct FieldElement
         public ulong Above51 => (High << 13) | (Low >> 51);
     }
 
+    // Column by column, each carried into the next as soon as it is complete: one 128-bit accumulator is live at a
+    // time instead of five, which keeps the JIT from spilling them (a third faster than computing all columns first).
     public static FieldElement Mul(FieldElement a, FieldElement b)
     {
-        ulong b1 = b._l1 * 19, b2 = b._l2 * 19, b3 = b._l3 * 19, b4 = b._l4 * 19;
-        var c0 = Wide.Product(a._l0, b._l0).Mac(a._l4, b1).Mac(a._l3, b2).Mac(a._l2, b3).Mac(a._l1, b4);
-        var c1 = Wide.Product(a._l1, b._l0).Mac(a._l0, b._l1).Mac(a._l4, b2).Mac(a._l3, b3).Mac(a._l2, b4);
-        var c2 = Wide.Product(a._l2, b._l0).Mac(a._l1, b._l1).Mac(a._l0, b._l2).Mac(a._l4, b3).Mac(a._l3, b4);
-        var c3 = Wide.Product(a._l3, b._l0).Mac(a._l2, b._l1).Mac(a._l1, b._l2).Mac(a._l0, b._l3).Mac(a._l4, b4);
-        var c4 = Wide.Product(a._l4, b._l0).Mac(a._l3, b._l1).Mac(a._l2, b._l2).Mac(a._l1, b._l3).Mac(a._l0, b._l4);
-        return Reduce(c0, c1, c2, c3, c4);
+        ulong a0 = a._l0, a1 = a._l1, a2 = a._l2, a3 = a._l3, a4 = a._l4;
+        ulong b0 = b._l0, b1 = b._l1, b2 = b._l2, b3 = b._l3, b4 = b._l4;
+        ulong b1_19 = b1 * 19, b2_19 = b2 * 19, b3_19 = b3 * 19, b4_19 = b4 * 19;
+        var c = Wide.Product(a0, b0).Mac(a4, b1_19).Mac(a3, b2_19).Mac(a2, b3_19).Mac(a1, b4_19);
+        ulong r0 = c.Low & Mask;
+        c = Wide.Product(a1, b0).Mac(a0, b1).Mac(a4, b2_19).Mac(a3, b3_19).Mac(a2, b4_19).Plus(c.Above51);
+        ulong r1 = c.Low & Mask;
+        c = Wide.Product(a2, b0).Mac(a1, b1).Mac(a0, b2).Mac(a4, b3_19).Mac(a3, b4_19).Plus(c.Above51);
+        ulong r2 = c.Low & Mask;
+        c = Wide.Product(a3, b0).Mac(a2, b1).Mac(a1, b2).Mac(a0, b3).Mac(a4, b4_19).Plus(c.Above51);
+        ulong r3 = c.Low & Mask;
+        c = Wide.Product(a4, b0).Mac(a3, b1).Mac(a2, b2).Mac(a1, b3).Mac(a0, b4).Plus(c.Above51);
+        return Finish(r0, r1, r2, r3, c);
     }
 
     public static FieldElement Square(FieldElement a)
     {
-        ulong d0 = a._l0 * 2, d1 = a._l1 * 2, d3_19 = a._l3 * 19, d4_19 = a._l4 * 19;
-        var c0 = Wide.Product(a._l0, a._l0).Mac(d1, d4_19).Mac(a._l2 * 2, d3_19);
-        var c1 = Wide.Product(d0, a._l1).Mac(a._l2 * 2, d4_19).Mac(a._l3, d3_19);
-        var c2 = Wide.Product(d0, a._l2).Mac(a._l1, a._l1).Mac(a._l3 * 2, d4_19);
-        var c3 = Wide.Product(d0, a._l3).Mac(d1, a._l2).Mac(a._l4, d4_19);
-        var c4 = Wide.Product(d0, a._l4).Mac(d1, a._l3).Mac(a._l2, a._l2);
-        return Reduce(c0, c1, c2, c3, c4);
+        ulong a0 = a._l0, a1 = a._l1, a2 = a._l2, a3 = a._l3, a4 = a._l4;
+        ulong d0 = a0 * 2, d1 = a1 * 2, d2 = a2 * 2, d3 = a3 * 2, a3_19 = a3 * 19, a4_19 = a4 * 19;
+        var c = Wide.Product(a0, a0).Mac(d1, a4_19).Mac(d2, a3_19);
+        ulong r0 = c.Low & Mask;
+        c = Wide.Product(d0, a1).Mac(d2, a4_19).Mac(a3, a3_19).Plus(c.Above51);
+        ulong r1 = c.Low & Mask;
+        c = Wide.Product(d0, a2).Mac(a1, a1).Mac(d3, a4_19).Plus(c.Above51);
+        ulong r2 = c.Low & Mask;
+        c = Wide.Product(d0, a3).Mac(d1, a2).Mac(a4, a4_19).Plus(c.Above51);
+        ulong r3 = c.Low & Mask;
+        c = Wide.Product(d0, a4).Mac(d1, a3).Mac(a2, a2).Plus(c.Above51);
+        return Finish(r0, r1, r2, r3, c);
+    }
+
+    /// <summary>
+    /// The last column's carry goes back to limb 0 times 19 (2^255 ≡ 19). Inputs below 2^54 keep every column below
+    /// 2^115 and that carry times 19 inside 64 bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static FieldElement Finish(ulong r0, ulong r1, ulong r2, ulong r3, Wide c4)
+    {
+        r0 += c4.Above51 * 19;
+        r1 += r0 >> 51;
+        r0 &= Mask;
+        return new(r0, r1, r2, r3, c4.Low & Mask);
     }
 
     /// <summary>a^(2^k).</summary>
@@ -188,21 +218,6 @@ internal readonly struct FieldElement
     {
         for (int i = 0; i < k; i++) a = Square(a);
         return a;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static FieldElement Reduce(Wide c0, Wide c1, Wide c2, Wide c3, Wide c4)
-    {
-        // Inputs below 2^54 keep every column below 2^115 and the final carry times 19 inside 64 bits.
-        c1 = c1.Plus(c0.Above51);
-        c2 = c2.Plus(c1.Above51);
-        c3 = c3.Plus(c2.Above51);
-        c4 = c4.Plus(c3.Above51);
-        ulong l0 = c0.Low & Mask, l1 = c1.Low & Mask, l2 = c2.Low & Mask, l3 = c3.Low & Mask, l4 = c4.Low & Mask;
-        l0 += c4.Above51 * 19;
-        l1 += l0 >> 51;
-        l0 &= Mask;
-        return new(l0, l1, l2, l3, l4);
     }
 
     /// <summary>(a^(2^250 − 1), a^11): the common start of inversion and of the square-root exponent.</summary>
