@@ -51,7 +51,7 @@ public sealed class InProcessFrostSigner : ISigner
             byte[]? groupCommitment = null;
             for (int k = 0; k < signers.Count; k++)
             {
-                var package = FrostEd25519.Prepare(message, commitments, _publicKey, nonces[k].Commitment);
+                var package = FrostEd25519.Prepare(message, commitments, _publicKey, nonces[k]);
                 shares[signers[k].Identifier] = FrostEd25519.Sign(signers[k], nonces[k], package);
                 groupCommitment = package.GroupCommitment;
                 groupCommitments.Add(Convert.ToHexString(groupCommitment));

@@ -237,6 +237,8 @@ public sealed class EdwardsArithmeticTests
                 expected = expected is null ? term : Ed25519Group.AddPoints(expected, term);
             }
             Assert.Equal(expected, package.GroupCommitment);
+            // A participant skips checking and decoding its own commitment; the result must not change.
+            foreach (var nonce in nonces) Assert.Equal(expected, FrostEd25519.Prepare(message, commitments, publicKey, nonce).GroupCommitment);
             foreach (var nonce in nonces) nonce.Dispose();
         }
     }

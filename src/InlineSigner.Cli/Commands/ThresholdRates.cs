@@ -118,7 +118,7 @@ internal static class ThresholdRates
                 byte[]? groupCommitment = null;
                 for (int k = 0; k < signers.Count; k++)
                 {
-                    var own = FrostEd25519.Prepare(message, commitments, publicKey, nonces[k].Commitment);
+                    var own = FrostEd25519.Prepare(message, commitments, publicKey, nonces[k]);
                     zs[signers[k].Identifier] = FrostEd25519.Sign(signers[k], nonces[k], own);
                     if (groupCommitment is not null && !groupCommitment.AsSpan().SequenceEqual(own.GroupCommitment)) throw new CryptographicException("participants derived different R");
                     groupCommitment = own.GroupCommitment;

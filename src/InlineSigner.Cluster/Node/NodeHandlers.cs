@@ -204,7 +204,7 @@ public sealed partial class NodeServer
                 var commitments = item.Commitments.Select(c => new FrostCommitment(c.Identifier, c.Hiding, c.Binding)).ToList();
                 try
                 {
-                    var package = FrostEd25519.Prepare(item.Message, commitments, key.PublicKey, own: nonce.Commitment);
+                    var package = FrostEd25519.Prepare(item.Message, commitments, key.PublicKey, own: nonce);
                     var share = FrostEd25519.Sign(key.Share, nonce, package);
                     // The group commitment R goes back beside the share: the client then needs only additions to
                     // aggregate, and verifies the result (it recomputes R itself only when that check fails).

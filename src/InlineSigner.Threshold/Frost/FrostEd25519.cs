@@ -50,9 +50,16 @@ public sealed class FrostNonce : IDisposable
         _hiding = hiding;
         _binding = binding;
         Commitment = new FrostCommitment(identifier, Ed25519Group.BaseMul(hiding), Ed25519Group.BaseMul(binding));
+        // Decoded now, in round one (done ahead, in batches), so round two does not decode its own commitments again.
+        if (!EdwardsPoint.TryDecode(Commitment.Hiding, out var hidingPoint) || !EdwardsPoint.TryDecode(Commitment.Binding, out var bindingPoint))
+            throw new CryptographicException("a commitment computed by libsodium does not decode");
+        Points = (hidingPoint, bindingPoint);
     }
 
     public FrostCommitment Commitment { get; }
+
+    /// <summary>The commitments as points (public values).</summary>
+    internal (EdwardsPoint Hiding, EdwardsPoint Binding) Points { get; }
 
     public bool Used => _hiding is null;
 
@@ -93,21 +100,37 @@ public static class FrostEd25519
     private static readonly byte[] Context = "FROST-ED25519-SHA512-v1"u8.ToArray();
 
     // ---- hashes (RFC 9591 §6.5)
-    private static byte[] HashToScalar(params ReadOnlySpan<byte[]> parts)
+    /// <summary>
+    /// SHA-512 of prefix ‖ label ‖ m reduced mod L, in one shot (an IncrementalHash per call cost more than the hash of
+    /// these short inputs). The joined input is zeroed afterwards: for H3 it holds a secret share.
+    /// </summary>
+    private static byte[] HashToScalar(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> label, ReadOnlySpan<byte> m)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA512);
-        foreach (var part in parts) sha.AppendData(part);
-        return Ed25519Group.Reduce64(sha.GetHashAndReset());
+        var input = new byte[prefix.Length + label.Length + m.Length];
+        prefix.CopyTo(input);
+        label.CopyTo(input.AsSpan(prefix.Length));
+        m.CopyTo(input.AsSpan(prefix.Length + label.Length));
+        Span<byte> digest = stackalloc byte[64];
+        SHA512.HashData(input, digest);
+        CryptographicOperations.ZeroMemory(input);
+        var scalar = Ed25519Group.Reduce64(digest);
+        CryptographicOperations.ZeroMemory(digest);
+        return scalar;
     }
 
-    private static byte[] H1(byte[] m) => HashToScalar(Context, "rho"u8.ToArray(), m);
-    private static byte[] H2(byte[] m) => HashToScalar(m);
-    private static byte[] H3(byte[] m) => HashToScalar(Context, "nonce"u8.ToArray(), m);
+    private static byte[] H1(ReadOnlySpan<byte> m) => HashToScalar(Context, "rho"u8, m);
+    private static byte[] H2(ReadOnlySpan<byte> m) => HashToScalar([], [], m);
+    private static byte[] H3(ReadOnlySpan<byte> m) => HashToScalar(Context, "nonce"u8, m);
     private static byte[] H4(byte[] m) => SHA512.HashData([.. Context, .. "msg"u8, .. m]);
     private static byte[] H5(byte[] m) => SHA512.HashData([.. Context, .. "com"u8, .. m]);
 
     /// <summary>nonce_generate: H3(random_bytes(32) || sk). Randomness is injectable only for the RFC test vectors.</summary>
-    internal static byte[] NonceGenerate(ReadOnlySpan<byte> secret, ReadOnlySpan<byte> randomness) => H3([.. randomness, .. secret]);
+    internal static byte[] NonceGenerate(ReadOnlySpan<byte> secret, ReadOnlySpan<byte> randomness)
+    {
+        byte[] input = [.. randomness, .. secret];
+        try { return H3(input); }
+        finally { CryptographicOperations.ZeroMemory(input); }
+    }
 
     /// <summary>Round one: fresh hiding and binding nonces and their commitments.</summary>
     public static FrostNonce Commit(FrostKeyShare share) =>
@@ -134,16 +157,33 @@ public static class FrostEd25519
     /// <paramref name="own"/>, the caller's own round-one commitment, which it made itself (a participant passes its
     /// nonce's commitment and saves two subgroup checks).
     /// </summary>
-    public static FrostSigningPackage Prepare(byte[] message, IReadOnlyList<FrostCommitment> commitments, FrostPublicKey publicKey, FrostCommitment? own = null)
+    public static FrostSigningPackage Prepare(byte[] message, IReadOnlyList<FrostCommitment> commitments, FrostPublicKey publicKey, FrostCommitment? own = null) =>
+        Prepare(message, commitments, publicKey, own, ownPoints: null);
+
+    /// <summary>
+    /// The package as the holder of <paramref name="own"/> derives it: its own commitment is neither checked nor
+    /// decoded again (the nonce decoded it in round one).
+    /// </summary>
+    public static FrostSigningPackage Prepare(byte[] message, IReadOnlyList<FrostCommitment> commitments, FrostPublicKey publicKey, FrostNonce own) =>
+        Prepare(message, commitments, publicKey, own.Commitment, own.Points);
+
+    private static FrostSigningPackage Prepare(byte[] message, IReadOnlyList<FrostCommitment> commitments, FrostPublicKey publicKey,
+        FrostCommitment? own, (EdwardsPoint Hiding, EdwardsPoint Binding)? ownPoints)
     {
         var list = Sorted(commitments);
-        foreach (var c in list)
+        int ownIndex = -1;
+        for (int k = 0; k < list.Count; k++)
         {
-            if (own is not null && c.Identifier == own.Identifier && c.Hiding.AsSpan().SequenceEqual(own.Hiding) && c.Binding.AsSpan().SequenceEqual(own.Binding)) continue;
+            var c = list[k];
+            if (own is not null && c.Identifier == own.Identifier && c.Hiding.AsSpan().SequenceEqual(own.Hiding) && c.Binding.AsSpan().SequenceEqual(own.Binding))
+            {
+                ownIndex = k;
+                continue;
+            }
             if (!Ed25519Group.IsValidElement(c.Hiding) || !Ed25519Group.IsValidElement(c.Binding)) throw InvalidCommitment(c.Identifier);
         }
         var bindingFactors = BindingFactors(publicKey.GroupPublicKey, list, message);
-        var groupCommitment = GroupCommitment(list, bindingFactors);
+        var groupCommitment = GroupCommitment(list, bindingFactors, ownIndex, ownPoints);
         var challenge = Challenge(groupCommitment, publicKey.GroupPublicKey, message);
         var identifiers = list.Select(c => c.Identifier).ToList();
         var lagrange = LagrangeAll(identifiers);
@@ -152,7 +192,7 @@ public static class FrostEd25519
 
     /// <summary>Round two: the signature share z_i for <paramref name="message"/> under the sorted commitment list.</summary>
     public static byte[] Sign(FrostKeyShare share, FrostNonce nonce, byte[] message, IReadOnlyList<FrostCommitment> commitments, FrostPublicKey publicKey) =>
-        Sign(share, nonce, Prepare(message, commitments, publicKey, nonce.Commitment));
+        Sign(share, nonce, Prepare(message, commitments, publicKey, nonce));
 
     /// <summary>Round two from a package this participant computed itself.</summary>
     public static byte[] Sign(FrostKeyShare share, FrostNonce nonce, FrostSigningPackage package)
@@ -274,22 +314,37 @@ public static class FrostEd25519
     internal static Dictionary<int, byte[]> BindingFactors(byte[] groupPublicKey, List<FrostCommitment> list, byte[] message)
     {
         var encoded = list.SelectMany(c => Ed25519Group.ScalarFromInt(c.Identifier).Concat(c.Hiding).Concat(c.Binding)).ToArray();
-        byte[] prefix = [.. groupPublicKey, .. H4(message), .. H5(encoded)];
-        return list.ToDictionary(c => c.Identifier, c => H1([.. prefix, .. Ed25519Group.ScalarFromInt(c.Identifier)]));
+        // rho_input = prefix ‖ identifier: the prefix is written once and only the identifier changes.
+        var input = new byte[32 + 64 + 64 + 32];
+        groupPublicKey.CopyTo(input, 0);
+        H4(message).CopyTo(input, 32);
+        H5(encoded).CopyTo(input, 96);
+        var factors = new Dictionary<int, byte[]>(list.Count);
+        foreach (var c in list)
+        {
+            Ed25519Group.ScalarFromInt(c.Identifier).CopyTo(input, 160);
+            factors[c.Identifier] = H1(input);
+        }
+        return factors;
     }
 
     /// <summary>
     /// R = Σ D_j + ρ_j·E_j over the (already validated) commitments: one variable-time multi-scalar multiplication on
     /// public values instead of t constant-time multiplications and 2t compressed additions.
     /// </summary>
-    internal static byte[] GroupCommitment(List<FrostCommitment> list, Dictionary<int, byte[]> bindingFactors)
+    internal static byte[] GroupCommitment(List<FrostCommitment> list, Dictionary<int, byte[]> bindingFactors) => GroupCommitment(list, bindingFactors, -1, null);
+
+    private static byte[] GroupCommitment(List<FrostCommitment> list, Dictionary<int, byte[]> bindingFactors, int ownIndex, (EdwardsPoint Hiding, EdwardsPoint Binding)? ownPoints)
     {
         var points = new List<EdwardsPoint>(list.Count);
         var factors = new List<byte[]>(list.Count);
         var sum = EdwardsPoint.Identity;
-        foreach (var c in list)
+        for (int k = 0; k < list.Count; k++)
         {
-            if (!EdwardsPoint.TryDecode(c.Hiding, out var hiding) || !EdwardsPoint.TryDecode(c.Binding, out var binding)) throw InvalidCommitment(c.Identifier);
+            var c = list[k];
+            EdwardsPoint hiding, binding;
+            if (k == ownIndex && ownPoints is { } decoded) (hiding, binding) = decoded;
+            else if (!EdwardsPoint.TryDecode(c.Hiding, out hiding) || !EdwardsPoint.TryDecode(c.Binding, out binding)) throw InvalidCommitment(c.Identifier);
             sum = EdwardsPoint.Add(sum, hiding);
             points.Add(binding);
             factors.Add(bindingFactors[c.Identifier]);
