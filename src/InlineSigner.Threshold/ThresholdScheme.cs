@@ -112,11 +112,12 @@ public interface ISigningBatch
     CombineOutcome Combine(SigningRound round, IReadOnlyList<SigningAnswer> answers, CancellationToken cancellationToken);
 }
 
-/// <summary>The share holder's side: answers preprocessing and signing requests with its secret share.</summary>
+/// <summary>
+/// The share holder's side: answers preprocessing and signing requests with its secret share. It needs no DNSSEC
+/// algorithm: the coordinator hashes and pads the signing inputs before they reach it.
+/// </summary>
 public interface IShareHolder : IDisposable
 {
-    IThresholdPublicKey PublicKey { get; }
-
     /// <summary>This holder's number, 1..n.</summary>
     int Index { get; }
 

@@ -4,6 +4,7 @@ using InlineSigner.Cluster.Client;
 using InlineSigner.Cluster.Node;
 using InlineSigner.Cluster.Protocol;
 using InlineSigner.Tests.Shared;
+using InlineSigner.Threshold.Frost;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InlineSigner.Interop.Tests;
@@ -142,8 +143,8 @@ public sealed class ClusterProcessTests
         await nodes.StartNodeAsync(1);
         using var client = ClusterClient.Create(nodes.ClusterJson);
         await client.WaitForNodesAsync(5, TimeSpan.FromSeconds(10), CancellationToken.None);
-        var reply = FrostCommitReply.Decode(await client.RequestAsync(1, MessageType.FrostCommit, new FrostCommitRequest(ed.KeyId, 4).Encode(),
-            TimeSpan.FromSeconds(5), 0, CancellationToken.None), 4);
+        var commit = new KeyStepRequest(ed.KeyId, KeyScheme.FrostEd25519, new FrostCommitRequest(4).Encode()).Encode();
+        var reply = FrostCommitAnswer.Decode(await client.RequestAsync(1, MessageType.Preprocess, commit, TimeSpan.FromSeconds(5), 0, CancellationToken.None), 4);
         Assert.True(reply.FirstNonce >= durable, $"node 1 offers nonce {reply.FirstNonce} after a restart, but {durable} may already be spent");
 
         // And it signs: with two others down, node 1 is needed.

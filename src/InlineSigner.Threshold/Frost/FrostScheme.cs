@@ -288,7 +288,7 @@ public sealed class FrostShareHolder : IShareHolder
     /// Takes ownership of <paramref name="share"/> (disposed with the holder). <paramref name="nextNonce"/> is the
     /// durable bound: numbers below it may have been spent before.
     /// </summary>
-    public FrostShareHolder(FrostKey key, FrostKeyShare share, ReadOnlySpan<byte> nonceSeed, ulong nextNonce)
+    public FrostShareHolder(FrostPublicKey key, FrostKeyShare share, ReadOnlySpan<byte> nonceSeed, ulong nextNonce)
     {
         if (nonceSeed.Length != 32) throw new ArgumentException("the nonce seed must be 32 bytes");
         Key = key;
@@ -297,8 +297,7 @@ public sealed class FrostShareHolder : IShareHolder
         _issuedNext = _reservedNext = nextNonce;
     }
 
-    public FrostKey Key { get; }
-    public IThresholdPublicKey PublicKey => Key;
+    public FrostPublicKey Key { get; }
     public int Index => Share.Identifier;
     internal FrostKeyShare Share { get; }
 
@@ -306,7 +305,7 @@ public sealed class FrostShareHolder : IShareHolder
     public int KeptNonces { get { lock (_gate) return _kept.Count; } }
 
     public bool SelfCheck() =>
-        Key.Key.VerificationShares.TryGetValue(Share.Identifier, out var expected) && Share.VerificationShare().AsSpan().SequenceEqual(expected);
+        Key.VerificationShares.TryGetValue(Share.Identifier, out var expected) && Share.VerificationShare().AsSpan().SequenceEqual(expected);
 
     public IHolderWork Preprocess(ReadOnlySpan<byte> request, int maxItems)
     {
@@ -484,7 +483,7 @@ public sealed class FrostShareHolder : IShareHolder
             using var nonce = holder.TakeNonce(request.Nonce);
             try
             {
-                var package = FrostEd25519.Prepare(request.Message, request.Commitments, holder.Key.Key);
+                var package = FrostEd25519.Prepare(request.Message, request.Commitments, holder.Key);
                 // The group commitment R goes back beside the share: the coordinator then needs only additions to
                 // aggregate, and verifies the result (it recomputes R itself only when that check fails).
                 _answers[item] = (FrostEd25519.Sign(holder.Share, nonce, package), package.GroupCommitment);

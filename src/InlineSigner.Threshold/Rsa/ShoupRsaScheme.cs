@@ -206,15 +206,14 @@ public sealed class ShoupRsaHolder : IShareHolder
 {
     private readonly RsaShareHolder _holder;
 
-    /// <summary>Takes over <paramref name="share"/> (copied into the holder; the caller disposes its own).</summary>
-    public ShoupRsaHolder(ShoupRsaKey key, RsaKeyShare share)
+    /// <summary>The secret is copied into the holder; the caller disposes its own <paramref name="share"/>.</summary>
+    public ShoupRsaHolder(ThresholdRsaPublicKey key, RsaKeyShare share)
     {
         Key = key;
-        _holder = new RsaShareHolder(key.Key, share);
+        _holder = new RsaShareHolder(key, share);
     }
 
-    public ShoupRsaKey Key { get; }
-    public IThresholdPublicKey PublicKey => Key;
+    public ThresholdRsaPublicKey Key { get; }
     public int Index => _holder.Index;
 
     /// <summary>
@@ -223,11 +222,11 @@ public sealed class ShoupRsaHolder : IShareHolder
     /// </summary>
     public bool SelfCheck()
     {
-        var em = new byte[Key.Key.ModulusBytes];
+        var em = new byte[Key.ModulusBytes];
         RandomNumberGenerator.Fill(em.AsSpan(2));
         em[1] = 1;
         var share = _holder.Sign(em, withProof: true);
-        return ThresholdRsaCombiner.VerifyShare(Key.Key, em, share);
+        return ThresholdRsaCombiner.VerifyShare(Key, em, share);
     }
 
     public IHolderWork Preprocess(ReadOnlySpan<byte> request, int maxItems) =>
@@ -237,8 +236,8 @@ public sealed class ShoupRsaHolder : IShareHolder
     {
         var sign = RsaSignRequest.Decode(request, maxItems);
         for (int i = 0; i < sign.EncodedMessages.Count; i++)
-            if (sign.EncodedMessages[i].Length != Key.Key.ModulusBytes)
-                throw new ThresholdRefusalException(RefusalReason.Invalid, $"item {i}: encoded message of {sign.EncodedMessages[i].Length} bytes, the modulus has {Key.Key.ModulusBytes}");
+            if (sign.EncodedMessages[i].Length != Key.ModulusBytes)
+                throw new ThresholdRefusalException(RefusalReason.Invalid, $"item {i}: encoded message of {sign.EncodedMessages[i].Length} bytes, the modulus has {Key.ModulusBytes}");
         return new Work(_holder, sign);
     }
 
