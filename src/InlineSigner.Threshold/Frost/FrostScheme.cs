@@ -202,12 +202,29 @@ public sealed class FrostCoordinator(FrostKey key) : IThresholdCoordinator
 
         public byte[] Request(SigningRound round, int holder)
         {
-            var (signers, preprocessed) = Fixed(round);
+            var (_, preprocessed) = Fixed(round);
             var own = preprocessed[holder];
+            var lists = CommitmentLists(round);
             var items = new FrostSignItem[round.Items.Count];
-            for (int k = 0; k < items.Length; k++)
-                items[k] = new FrostSignItem(own[k].Number, messages[round.Items[k]], signers.Select(s => ((FrostPreprocessed)preprocessed[s][k]).Commitment).ToList());
+            for (int k = 0; k < items.Length; k++) items[k] = new FrostSignItem(own[k].Number, messages[round.Items[k]], lists[k]);
             return new FrostSignRequest(items).Encode();
+        }
+
+        private readonly object _gate = new();
+        private (SigningRound Round, IReadOnlyList<FrostCommitment>[] Lists)? _lists;
+
+        /// <summary>Per round item, every signer's commitment: the same for each signer's request, so made once per round.</summary>
+        private IReadOnlyList<FrostCommitment>[] CommitmentLists(SigningRound round)
+        {
+            lock (_gate)
+            {
+                if (_lists is { } cached && ReferenceEquals(cached.Round, round)) return cached.Lists;
+            }
+            var (signers, preprocessed) = Fixed(round);
+            var lists = new IReadOnlyList<FrostCommitment>[round.Items.Count];
+            for (int k = 0; k < lists.Length; k++) lists[k] = signers.Select(s => ((FrostPreprocessed)preprocessed[s][k]).Commitment).ToList();
+            lock (_gate) _lists = (round, lists);
+            return lists;
         }
 
         public SigningAnswer ReadAnswer(SigningRound round, int holder, ReadOnlySpan<byte> answer)
@@ -219,7 +236,7 @@ public sealed class FrostCoordinator(FrostKey key) : IThresholdCoordinator
 
         public CombineOutcome Combine(SigningRound round, IReadOnlyList<SigningAnswer> answers, CancellationToken cancellationToken)
         {
-            var (signers, preprocessed) = Fixed(round);
+            var (signers, _) = Fixed(round);
             var byHolder = answers.Cast<Answer>().GroupBy(a => a.Holder).ToDictionary(g => g.Key, g => g.First());
             var missing = signers.Where(s => !byHolder.ContainsKey(s)).ToList();
             if (missing.Count > 0 || signers.Count < key.Threshold)
@@ -241,7 +258,7 @@ public sealed class FrostCoordinator(FrostKey key) : IThresholdCoordinator
                     return;
                 }
                 // Otherwise derive the package ourselves, which names whoever sent a bad share or a wrong R.
-                var commitments = signers.Select(s => ((FrostPreprocessed)preprocessed[s][k]).Commitment).ToList();
+                var commitments = CommitmentLists(round)[k];
                 try
                 {
                     var package = FrostEd25519.Prepare(message, commitments, key.Key);

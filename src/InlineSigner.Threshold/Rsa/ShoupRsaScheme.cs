@@ -135,9 +135,22 @@ public sealed class ShoupRsaCoordinator(ShoupRsaKey key) : IThresholdCoordinator
 
     private sealed class Batch(ShoupRsaKey key, byte[][] encoded) : ISigningBatch
     {
+        private readonly object _gate = new();
+        private (SigningRound Round, byte[] Request)? _last;
+
         public int Count => encoded.Length;
 
-        public byte[] Request(SigningRound round, int holder) => new RsaSignRequest(round.WithProofs, round.Items.Select(i => encoded[i]).ToList()).Encode();
+        public byte[] Request(SigningRound round, int holder)
+        {
+            // Every holder gets the same request, and a round is asked of t nodes and spares: encode it once.
+            lock (_gate)
+            {
+                if (_last is { } last && ReferenceEquals(last.Round, round)) return last.Request;
+            }
+            var request = new RsaSignRequest(round.WithProofs, round.Items.Select(i => encoded[i]).ToList()).Encode();
+            lock (_gate) _last = (round, request);
+            return request;
+        }
 
         public SigningAnswer ReadAnswer(SigningRound round, int holder, ReadOnlySpan<byte> answer)
         {
