@@ -177,6 +177,31 @@ public sealed class NodeServerTests
     }
 
     [Fact]
+    public async Task Signing_steps_get_typed_errors_for_the_wrong_scheme_a_missing_round_and_a_malformed_step()
+    {
+        using var cluster = LocalCluster.Start(3, 2);
+        using var client = cluster.Client();
+        var rsa = await ClusterSigningTests.RsaKeyAsync(client);
+        var frost = await ClusterSigningTests.FrostKeyAsync(client);
+        using var connection = new RawConnection(cluster, 1);
+        ErrorCode Code(MessageType type, string keyId, KeyScheme scheme, byte[] step)
+        {
+            var reply = AssertAnswered(connection, Request(connection.ClientKey, 1, type, new KeyStepRequest(keyId, scheme, step).Encode()));
+            Assert.True(reply.IsError);
+            return ErrorPayload.Decode(reply.Payload).Code;
+        }
+
+        Assert.Equal(ErrorCode.WrongScheme, Code(MessageType.Preprocess, rsa.KeyId, KeyScheme.FrostEd25519, new FrostCommitRequest(2).Encode()));
+        Assert.Equal(ErrorCode.WrongScheme, Code(MessageType.Sign, frost.KeyId, KeyScheme.ShoupRsa, new RsaSignRequest(false, [new byte[64]]).Encode()));
+        Assert.Equal(ErrorCode.InvalidRequest, Code(MessageType.Preprocess, rsa.KeyId, KeyScheme.ShoupRsa, new FrostCommitRequest(2).Encode()));
+        Assert.Equal(ErrorCode.InvalidRequest, Code(MessageType.Sign, rsa.KeyId, KeyScheme.ShoupRsa, new RsaSignRequest(false, [new byte[10]]).Encode()));
+        Assert.Equal(ErrorCode.Malformed, Code(MessageType.Sign, rsa.KeyId, KeyScheme.ShoupRsa, new FrostCommitRequest(2).Encode()));
+        Assert.Equal(ErrorCode.Malformed, Code(MessageType.Preprocess, frost.KeyId, KeyScheme.FrostEd25519, [0x21, 9, 0, 0, 0, 1]));
+        Assert.False(AssertAnswered(connection, Request(connection.ClientKey, 1, MessageType.Preprocess,
+            new KeyStepRequest(frost.KeyId, KeyScheme.FrostEd25519, new FrostCommitRequest(2).Encode()).Encode())).IsError);
+    }
+
+    [Fact]
     public async Task A_restarted_node_has_its_shares_and_never_spends_a_nonce_twice()
     {
         using var cluster = LocalCluster.Start(3, 2);

@@ -56,9 +56,6 @@ public sealed partial class NodeServer
         switch (e)
         {
             case NodeRequestException n: ReplyError(incoming, request.RequestId, n.Code, n.Message); break;
-            case ThresholdRefusalException { Reason: RefusalReason.Spent }:
-                ReplyError(incoming, request.RequestId, ErrorCode.NonceRejected, e.Message);
-                break;
             case ArgumentException or ThresholdSigningException or ThresholdRefusalException or CryptographicException or FormatException:
                 ReplyError(incoming, request.RequestId, ErrorCode.InvalidRequest, $"{request.Type}: {e.Message}");
                 break;

@@ -17,11 +17,8 @@ public static class ProtocolLimits
 {
     public const int MaxKeyIdBytes = 64;
     public const int MaxBatchItems = 4096;
-    public const int MaxRsaValueBytes = 1024;       // 8192-bit moduli
     public const int MaxKeyBlobBytes = 80 * 1024;   // a public key with 64 verification keys of 8192 bits
-    public const int MaxSigningInputBytes = 1 << 20;
     public const int MaxParties = 64;
-    public const int FrostElementBytes = 32;
 
     private static readonly Regex KeyIdPattern = new("^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$", RegexOptions.CultureInvariant);
 
