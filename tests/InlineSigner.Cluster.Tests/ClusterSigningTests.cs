@@ -142,9 +142,11 @@ public sealed class ClusterSigningTests
     /// <summary>A node whose round-one commitments are not group elements (here the identity, of small order).</summary>
     private sealed class InvalidCommitmentFaults : InlineSigner.Cluster.Node.INodeFaults
     {
-        public byte[] RsaShare(byte[] encodedShare) => encodedShare;
-        public byte[] FrostShare(byte[] share) => share;
-        public (byte[] Hiding, byte[] Binding) FrostCommitment((byte[] Hiding, byte[] Binding) commitment) => ([1, .. new byte[31]], commitment.Binding);
+        public byte[] PreprocessAnswer(KeyScheme scheme, byte[] answer)
+        {
+            var commit = FrostCommitAnswer.Decode(answer, int.MaxValue);
+            return (commit with { Commitments = commit.Commitments.Select(c => ((byte[])[1, .. new byte[31]], c.Binding)).ToList() }).Encode();
+        }
     }
 
     [Fact]
@@ -154,9 +156,8 @@ public sealed class ClusterSigningTests
     /// <summary>A node that signs honestly but reports a wrong group commitment R beside its shares.</summary>
     private sealed class WrongGroupCommitmentFaults : InlineSigner.Cluster.Node.INodeFaults
     {
-        public byte[] RsaShare(byte[] encodedShare) => encodedShare;
-        public byte[] FrostShare(byte[] share) => share;
-        public byte[] FrostGroupCommitment(byte[] groupCommitment) => Ed25519Group.BaseMul(Ed25519Group.ScalarFromInt(7));
+        public byte[] SignAnswer(KeyScheme scheme, byte[] answer) =>
+            new FrostSignAnswer(FrostSignAnswer.Decode(answer, int.MaxValue).Items.Select(i => (i.Share, Ed25519Group.BaseMul(Ed25519Group.ScalarFromInt(7)))).ToList()).Encode();
     }
 
     /// <summary>

@@ -3,6 +3,8 @@ using InlineSigner.Cluster.Client;
 using InlineSigner.Cluster.Crypto;
 using InlineSigner.Cluster.Node;
 using InlineSigner.Cluster.Protocol;
+using InlineSigner.Threshold.Frost;
+using InlineSigner.Threshold.Rsa;
 using NetMQ;
 using NetMQ.Sockets;
 using ErrorCode = InlineSigner.Cluster.Protocol.ErrorCode;
@@ -157,14 +159,14 @@ public sealed class NodeServerTests
         Assert.True(unknown.IsError);
         Assert.Equal(ErrorCode.UnknownMessageType, ErrorPayload.Decode(unknown.Payload).Code);
 
-        var malformed = AssertAnswered(connection, Request(connection.ClientKey, 1, MessageType.RsaSign, [1, 2, 3]));
+        var malformed = AssertAnswered(connection, Request(connection.ClientKey, 1, MessageType.Sign, [1, 2, 3]));
         Assert.Equal(ErrorCode.Malformed, ErrorPayload.Decode(malformed.Payload).Code);
 
-        var unknownKey = AssertAnswered(connection, Request(connection.ClientKey, 1, MessageType.RsaSign,
-            new RsaSignRequest("no-such-key", false, [new byte[128]]).Encode()));
+        var unknownKey = AssertAnswered(connection, Request(connection.ClientKey, 1, MessageType.Sign,
+            new KeyStepRequest("no-such-key", KeyScheme.ShoupRsa, new RsaSignRequest(false, [new byte[128]]).Encode()).Encode()));
         Assert.Equal(ErrorCode.UnknownKey, ErrorPayload.Decode(unknownKey.Payload).Code);
 
-        var oversize = AssertAnswered(connection, Request(connection.ClientKey, 1, MessageType.RsaSign, new byte[5000]));
+        var oversize = AssertAnswered(connection, Request(connection.ClientKey, 1, MessageType.Sign, new byte[5000]));
         var (code, message) = ErrorPayload.Decode(oversize.Payload);
         Assert.Equal(ErrorCode.Oversize, code);
         Assert.Contains("4096", message);
@@ -172,6 +174,31 @@ public sealed class NodeServerTests
         var wrongNode = AssertAnswered(connection, Request(connection.ClientKey, 7));
         Assert.Equal(ErrorCode.InvalidRequest, ErrorPayload.Decode(wrongNode.Payload).Code);
         Assert.False(AssertAnswered(connection, Request(connection.ClientKey, 1)).IsError);
+    }
+
+    [Fact]
+    public async Task Signing_steps_get_typed_errors_for_the_wrong_scheme_a_missing_round_and_a_malformed_step()
+    {
+        using var cluster = LocalCluster.Start(3, 2);
+        using var client = cluster.Client();
+        var rsa = await ClusterSigningTests.RsaKeyAsync(client);
+        var frost = await ClusterSigningTests.FrostKeyAsync(client);
+        using var connection = new RawConnection(cluster, 1);
+        ErrorCode Code(MessageType type, string keyId, KeyScheme scheme, byte[] step)
+        {
+            var reply = AssertAnswered(connection, Request(connection.ClientKey, 1, type, new KeyStepRequest(keyId, scheme, step).Encode()));
+            Assert.True(reply.IsError);
+            return ErrorPayload.Decode(reply.Payload).Code;
+        }
+
+        Assert.Equal(ErrorCode.WrongScheme, Code(MessageType.Preprocess, rsa.KeyId, KeyScheme.FrostEd25519, new FrostCommitRequest(2).Encode()));
+        Assert.Equal(ErrorCode.WrongScheme, Code(MessageType.Sign, frost.KeyId, KeyScheme.ShoupRsa, new RsaSignRequest(false, [new byte[64]]).Encode()));
+        Assert.Equal(ErrorCode.InvalidRequest, Code(MessageType.Preprocess, rsa.KeyId, KeyScheme.ShoupRsa, new FrostCommitRequest(2).Encode()));
+        Assert.Equal(ErrorCode.InvalidRequest, Code(MessageType.Sign, rsa.KeyId, KeyScheme.ShoupRsa, new RsaSignRequest(false, [new byte[10]]).Encode()));
+        Assert.Equal(ErrorCode.Malformed, Code(MessageType.Sign, rsa.KeyId, KeyScheme.ShoupRsa, new FrostCommitRequest(2).Encode()));
+        Assert.Equal(ErrorCode.Malformed, Code(MessageType.Preprocess, frost.KeyId, KeyScheme.FrostEd25519, [0x21, 9, 0, 0, 0, 1]));
+        Assert.False(AssertAnswered(connection, Request(connection.ClientKey, 1, MessageType.Preprocess,
+            new KeyStepRequest(frost.KeyId, KeyScheme.FrostEd25519, new FrostCommitRequest(2).Encode()).Encode())).IsError);
     }
 
     [Fact]
@@ -187,19 +214,21 @@ public sealed class NodeServerTests
         // Find a nonce number node 1 has spent: ask for commitments (numbers continue above the spent ones) and
         // spend one directly.
         using var connection = new RawConnection(cluster, 1);
-        var commit = AssertAnswered(connection, Request(connection.ClientKey, 1, MessageType.FrostCommit, new FrostCommitRequest(frost.KeyId, 2).Encode()));
-        var issued = FrostCommitReply.Decode(commit.Payload, 2);
+        var commit = AssertAnswered(connection, Request(connection.ClientKey, 1, MessageType.Preprocess,
+            new KeyStepRequest(frost.KeyId, KeyScheme.FrostEd25519, new FrostCommitRequest(2).Encode()).Encode()));
+        var issued = FrostCommitAnswer.Decode(commit.Payload, 2);
         var other = AssertAnswered(connection, Request(connection.ClientKey, 2, MessageType.Ping));
         Assert.True(other.IsError); // addressed to node 2 over node 1's socket: refused, not served
         ulong spent = issued.FirstNonce;
         byte[] SignRequest(ulong nonce)
         {
-            var entries = new List<FrostCommitmentEntry> { new(1, issued.Commitments[0].Hiding, issued.Commitments[0].Binding) };
+            var entries = new List<FrostCommitment> { new(1, issued.Commitments[0].Hiding, issued.Commitments[0].Binding) };
             // A second signer's commitment is needed for a 2-of-3 package; node 1 checks only its own, so reuse it.
-            entries.Add(new FrostCommitmentEntry(2, issued.Commitments[1].Hiding, issued.Commitments[1].Binding));
-            return new FrostSignRequest(frost.KeyId, [new FrostSignItem(nonce, "message"u8.ToArray(), entries)]).Encode();
+            entries.Add(new FrostCommitment(2, issued.Commitments[1].Hiding, issued.Commitments[1].Binding));
+            var step = new FrostSignRequest([new FrostSignItem(nonce, "message"u8.ToArray(), entries)]).Encode();
+            return new KeyStepRequest(frost.KeyId, KeyScheme.FrostEd25519, step).Encode();
         }
-        var first = AssertAnswered(connection, Request(connection.ClientKey, 1, MessageType.FrostSign, SignRequest(spent)));
+        var first = AssertAnswered(connection, Request(connection.ClientKey, 1, MessageType.Sign, SignRequest(spent)));
         Assert.False(first.IsError, first.IsError ? ErrorPayload.Decode(first.Payload).Message : null);
         ulong durable = cluster.Store(1).Find(frost.KeyId)!.NextNonce;
         Assert.True(durable > spent, $"store says next nonce {durable}, but {spent} was spent");
@@ -209,7 +238,7 @@ public sealed class NodeServerTests
         Assert.NotNull(cluster.Store(1).Find(rsa.KeyId));
         Assert.True(cluster.Store(1).Find(frost.KeyId)!.NextNonce >= durable);
         using var again = new RawConnection(cluster, 1);
-        var reuse = AssertAnswered(again, Request(again.ClientKey, 1, MessageType.FrostSign, SignRequest(spent)));
+        var reuse = AssertAnswered(again, Request(again.ClientKey, 1, MessageType.Sign, SignRequest(spent)));
         Assert.True(reuse.IsError);
         Assert.Equal(ErrorCode.NonceRejected, ErrorPayload.Decode(reuse.Payload).Code);
 

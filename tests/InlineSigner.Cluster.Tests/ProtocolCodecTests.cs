@@ -3,6 +3,7 @@ using InlineSigner.Cluster.Keys;
 using InlineSigner.Cluster.Protocol;
 using InlineSigner.Threshold;
 using InlineSigner.Threshold.Frost;
+using InlineSigner.Threshold.Rsa;
 
 namespace InlineSigner.Cluster.Tests;
 
@@ -37,13 +38,16 @@ public sealed class ProtocolCodecTests
             ("store share", new StoreShareRequest("key-1", KeyScheme.FrostEd25519, true, frostPublic, Bytes(34, 8)).Encode(), b => StoreShareRequest.Decode(b)),
             ("key id", new KeyIdRequest("key-1").Encode(), b => KeyIdRequest.Decode(b)),
             ("list keys", ListKeysReply.Encode([new HeldKeyInfo("key-1", KeyScheme.ShoupRsa, 2, Bytes(100, 9), 77)]), b => ListKeysReply.Decode(b)),
-            ("RSA sign", new RsaSignRequest("key-1", true, [Bytes(128, 10), Bytes(128, 11)]).Encode(), b => RsaSignRequest.Decode(b, 4096)),
-            ("byte strings", ByteStringList.Encode([Bytes(10, 12), Bytes(0, 13)]), b => ByteStringList.Decode(b, 10, 100, "list")),
-            ("FROST commit", new FrostCommitRequest("key-1", 10).Encode(), b => FrostCommitRequest.Decode(b, 100)),
-            ("FROST commit reply", new FrostCommitReply(9, [(point, point)]).Encode(), b => FrostCommitReply.Decode(b, 100)),
-            ("FROST sign", new FrostSignRequest("key-1", [new FrostSignItem(3, Bytes(20, 14), [new FrostCommitmentEntry(1, point, point), new FrostCommitmentEntry(2, point, point)])]).Encode(),
+            ("key step", new KeyStepRequest("key-1", KeyScheme.ShoupRsa, Bytes(40, 10)).Encode(), b => KeyStepRequest.Decode(b)),
+            // The schemes' step messages inside a key step (InlineSigner.Threshold).
+            ("RSA sign", new RsaSignRequest(true, [Bytes(128, 10), Bytes(128, 11)]).Encode(), b => RsaSignRequest.Decode(b, 4096)),
+            ("RSA sign answer", new RsaSignAnswer([new RsaSignatureShare(2, Bytes(128, 12), new RsaShareProof(Bytes(32, 13), Bytes(160, 14))),
+                new RsaSignatureShare(2, Bytes(128, 15), null)]).Encode(), b => RsaSignAnswer.Decode(b, 10)),
+            ("FROST commit", new FrostCommitRequest(10).Encode(), b => FrostCommitRequest.Decode(b, 100)),
+            ("FROST commit answer", new FrostCommitAnswer(9, [(point, point)]).Encode(), b => FrostCommitAnswer.Decode(b, 100)),
+            ("FROST sign", new FrostSignRequest([new FrostSignItem(3, Bytes(20, 14), [new FrostCommitment(1, point, point), new FrostCommitment(2, point, point)])]).Encode(),
                 b => FrostSignRequest.Decode(b, 100)),
-            ("FROST sign reply", FrostSignReply.Encode([new FrostSignAnswer(Bytes(32, 15), Bytes(32, 16))]), b => FrostSignReply.Decode(b, 10)),
+            ("FROST sign answer", new FrostSignAnswer([(Bytes(32, 15), Bytes(32, 16))]).Encode(), b => FrostSignAnswer.Decode(b, 10)),
             ("DKG start", new DkgStartRequest("key-1", session, 2, 3, peers).Encode(), b => DkgStartRequest.Decode(b)),
             ("DKG shares", new DkgSharesRequest("key-1", session, [round1]).Encode(), b => DkgSharesRequest.Decode(b)),
             ("DKG finish", new DkgFinishRequest("key-1", session, boxes).Encode(), b => DkgFinishRequest.Decode(b)),
@@ -92,11 +96,11 @@ public sealed class ProtocolCodecTests
     {
         using var key = Ed25519SigningKey.Generate();
         var id = RequestEnvelope.NewRequestId();
-        var frame = RequestEnvelope.Encode(MessageType.RsaSign, id, 42, 3, key, [1, 2, 3]);
+        var frame = RequestEnvelope.Encode(MessageType.Sign, id, 42, 3, key, [1, 2, 3]);
         var decoded = RequestEnvelope.TryDecodeAuthenticated(frame, out var rejection);
         Assert.Null(rejection);
         Assert.NotNull(decoded);
-        Assert.Equal(MessageType.RsaSign, decoded!.Type);
+        Assert.Equal(MessageType.Sign, decoded!.Type);
         Assert.Equal(id, decoded.RequestId);
         Assert.Equal(42, decoded.TimestampMs);
         Assert.Equal(3, decoded.NodeId);

@@ -4,6 +4,7 @@ using InlineSigner.Cluster.Client;
 using InlineSigner.Cluster.Node;
 using InlineSigner.Cluster.Protocol;
 using InlineSigner.Tests.Shared;
+using InlineSigner.Threshold.Frost;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InlineSigner.Interop.Tests;
@@ -155,8 +156,8 @@ public sealed class ClusterProcessTests
         using var client = ClusterClient.Create(nodes.ClusterJson);
         var up = await client.WaitForNodesAsync(5, Eventually.Deadline, CancellationToken.None);
         Assert.True(up.All(r => r.Ok), string.Join("; ", up.Select(r => $"node {r.NodeId}: {r.Error ?? "ok"}")));
-        var reply = FrostCommitReply.Decode(await client.RequestAsync(1, MessageType.FrostCommit, new FrostCommitRequest(ed.KeyId, 4).Encode(),
-            Eventually.Deadline, 0, CancellationToken.None), 4);
+        var commit = new KeyStepRequest(ed.KeyId, KeyScheme.FrostEd25519, new FrostCommitRequest(4).Encode()).Encode();
+        var reply = FrostCommitAnswer.Decode(await client.RequestAsync(1, MessageType.Preprocess, commit, Eventually.Deadline, 0, CancellationToken.None), 4);
         Assert.True(reply.FirstNonce >= durable, $"node 1 offers nonce {reply.FirstNonce} after a restart, but {durable} may already be spent");
 
         // And it signs: with two others down, node 1 is needed.

@@ -23,7 +23,7 @@ public sealed record NodeResult<T>(int NodeId, T? Value, string? Error)
 
 /// <summary>
 /// The client side of the key cluster: authenticated requests to the nodes of cluster.json, per-node health (with a
-/// background ping), and threshold signing batches (<see cref="SignRsaAsync"/>, <see cref="SignFrostAsync"/>) that
+/// background ping), and threshold signing batches of any scheme (<see cref="SignAsync"/>) that
 /// survive down, slow and lying nodes as long as t honest nodes answer.
 /// </summary>
 public sealed partial class ClusterClient : IDisposable

@@ -3,15 +3,14 @@ using ARSoft.Tools.Net.Dns;
 using InlineSigner.Cluster.Keys;
 using InlineSigner.Cluster.Protocol;
 using InlineSigner.Dnssec;
-using InlineSigner.Dnssec.Keys;
-using InlineSigner.Threshold.Frost;
-using InlineSigner.Threshold.Rsa;
+using InlineSigner.Threshold;
 
 namespace InlineSigner.Cluster.Client;
 
 /// <summary>
-/// One cluster key as the signing engine sees it. Each RRSIG signing input is prepared per algorithm (RSA 8/10:
-/// PKCS#1 v1.5 DigestInfo of SHA-256/512 padded to the modulus; Ed25519 15: the input itself), split into batches
+/// One cluster key as the signing engine sees it: its scheme's <see cref="IThresholdCoordinator"/> (which prepares
+/// each RRSIG signing input as the algorithm needs and combines the shares) driven by <see cref="ClusterClient.SignAsync"/>.
+/// Signing inputs are split into batches
 /// sized so a node takes about <see cref="ClusterConfigFile.TargetBatchMs"/> for one, and up to
 /// <see cref="ClusterConfigFile.MaxInFlightBatches"/> batches are in flight at once. Every signature returned has been
 /// verified against the public key; a batch that cannot be signed fails the whole call.
@@ -20,8 +19,7 @@ public sealed class ClusterSigner : ISigner
 {
     private readonly ClusterClient _client;
     private readonly ClusterKeyRecord _key;
-    private readonly ThresholdRsaPublicKey? _rsa;
-    private readonly FrostPublicKey? _frost;
+    private readonly IThresholdCoordinator _coordinator;
     private readonly object _gate = new();
     private double? _perItemMs;
     private int _running;
@@ -31,16 +29,13 @@ public sealed class ClusterSigner : ISigner
         _client = client;
         _key = key;
         Algorithm = key.DnsAlgorithm;
-        switch (key.Scheme)
+        try
         {
-            case KeyScheme.ShoupRsa when Algorithm is DnsSecAlgorithm.RsaSha256 or DnsSecAlgorithm.RsaSha512:
-                _rsa = key.RsaPublicKey();
-                break;
-            case KeyScheme.FrostEd25519 when Algorithm == DnsSecAlgorithm.Ed25519:
-                _frost = key.FrostPublicKey();
-                break;
-            default:
-                throw new ArgumentException($"key {key.KeyId}: scheme {key.Scheme} cannot sign algorithm {key.Algorithm}");
+            _coordinator = key.Coordinator();
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException)
+        {
+            throw new ArgumentException($"key {key.KeyId}: scheme {key.Scheme} cannot sign algorithm {key.Algorithm}: {e.Message}", e);
         }
         DnsKey = key.ToDnsKey(ttl);
         KeyTag = DnsKey.CalculateKeyTag();
@@ -144,15 +139,7 @@ public sealed class ClusterSigner : ISigner
 
     private Task<IReadOnlyList<byte[]>> SignBatchAsync(IReadOnlyList<ReadOnlyMemory<byte>> inputs, int from, int count, CancellationToken cancellationToken)
     {
-        if (_rsa is not null)
-        {
-            var hash = DnssecAlgorithms.Hash(Algorithm);
-            var encoded = new byte[count][];
-            for (int i = 0; i < count; i++) encoded[i] = Pkcs1.Encode(inputs[from + i].Span, hash, _rsa.ModulusBytes);
-            return _client.SignRsaAsync(_key.KeyId, _rsa, encoded, cancellationToken);
-        }
-        var messages = new byte[count][];
-        for (int i = 0; i < count; i++) messages[i] = inputs[from + i].ToArray();
-        return _client.SignFrostAsync(_key.KeyId, _frost!, messages, cancellationToken);
+        var batch = from == 0 && count == inputs.Count ? inputs : inputs.Skip(from).Take(count).ToList();
+        return _client.SignAsync(_key.KeyId, _key.Scheme, _coordinator, batch, cancellationToken);
     }
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using ARSoft.Tools.Net;
 using ARSoft.Tools.Net.Dns;
 using InlineSigner.Cluster.Protocol;
+using InlineSigner.Threshold;
 using InlineSigner.Threshold.Frost;
 using InlineSigner.Threshold.Rsa;
 
@@ -53,6 +54,9 @@ public sealed record ClusterKeyRecord
     public FrostPublicKey FrostPublicKey() => Scheme == KeyScheme.FrostEd25519
         ? FrostKeyCodec.DecodePublicKey(Convert.FromBase64String(ThresholdPublicKey))
         : throw new InvalidOperationException($"key {KeyId} is not a FROST key");
+
+    /// <summary>The coordinator's side of this key, whatever its scheme (see <see cref="ThresholdSchemes"/>).</summary>
+    public IThresholdCoordinator Coordinator() => ThresholdSchemes.Coordinator(Scheme, Algorithm, Convert.FromBase64String(ThresholdPublicKey));
 }
 
 /// <summary>

@@ -13,11 +13,11 @@ public sealed partial class NodeServer
 {
     private readonly ConcurrentDictionary<string, DkgSession> _dkg = new(StringComparer.Ordinal);
 
-    private T AcquireKey<T>(string keyId) where T : HeldKey
+    private HeldKey AcquireKey(string keyId, KeyScheme scheme)
     {
         if (!_keys.TryGetValue(keyId, out var key) || !key.TryAcquire())
             throw new NodeRequestException(ErrorCode.UnknownKey, $"node {NodeId} holds no share of key {keyId}");
-        if (key is T typed) return typed;
+        if (key.Stored.Scheme == scheme) return key;
         key.Release();
         throw new NodeRequestException(ErrorCode.WrongScheme, $"key {keyId} is a {key.Stored.Scheme} key");
     }
@@ -56,7 +56,7 @@ public sealed partial class NodeServer
         switch (e)
         {
             case NodeRequestException n: ReplyError(incoming, request.RequestId, n.Code, n.Message); break;
-            case ArgumentException or ThresholdSigningException or CryptographicException or FormatException:
+            case ArgumentException or ThresholdSigningException or ThresholdRefusalException or CryptographicException or FormatException:
                 ReplyError(incoming, request.RequestId, ErrorCode.InvalidRequest, $"{request.Type}: {e.Message}");
                 break;
             case ShareStoreException:
@@ -78,7 +78,7 @@ public sealed partial class NodeServer
         {
             if (!store.Replace && _keys.ContainsKey(store.KeyId))
                 throw new NodeRequestException(ErrorCode.KeyExists, $"node {NodeId} already holds key {store.KeyId}");
-            var seed = store.Scheme == KeyScheme.FrostEd25519 ? RandomNumberGenerator.GetBytes(32) : [];
+            var seed = ThresholdSchemes.NewNonceSeed(store.Scheme);
             var stored = new StoredKey(store.KeyId, store.Scheme, NodeId, store.PublicKey, store.Share.ToArray(), NowMs, seed, 0);
             HeldKey held;
             try
@@ -89,13 +89,7 @@ public sealed partial class NodeServer
             {
                 throw new NodeRequestException(ErrorCode.InvalidRequest, $"key {store.KeyId}: {e.Message}");
             }
-            bool consistent = held switch
-            {
-                HeldRsaKey rsa => rsa.SelfCheck(),
-                HeldFrostKey frost => frost.SelfCheck(),
-                _ => false,
-            };
-            if (!consistent)
+            if (!held.Holder.SelfCheck())
             {
                 held.Release();
                 throw new NodeRequestException(ErrorCode.InvalidRequest, $"key {store.KeyId}: the share does not match its verification key in the public key");
@@ -134,125 +128,74 @@ public sealed partial class NodeServer
         return [];
     });
 
-    // ---- threshold RSA
+    // ---- threshold signing, every scheme through its IShareHolder
 
-    private void RsaSign(string source, Incoming incoming, RequestEnvelope request, RsaSignRequest sign)
+    /// <summary>
+    /// A signing or preprocessing step for one key. The holder reads the request and reserves what it spends here, on
+    /// the dispatcher, in arrival order; the items are computed in chunks on the workers; the answer leaves only once
+    /// the single-use numbers it spends are durable (even after a crash, none is spent twice).
+    /// </summary>
+    private void KeyStep(string source, Incoming incoming, RequestEnvelope request, KeyStepRequest step)
     {
-        var key = AcquireKey<HeldRsaKey>(sign.KeyId);
-        int modulusBytes = key.PublicKey.ModulusBytes;
-        for (int i = 0; i < sign.EncodedMessages.Count; i++)
+        var key = AcquireKey(step.KeyId, step.Scheme);
+        IHolderWork work;
+        try
         {
-            if (sign.EncodedMessages[i].Length != modulusBytes)
-            {
-                key.Release();
-                throw new NodeRequestException(ErrorCode.InvalidRequest, $"item {i}: encoded message of {sign.EncodedMessages[i].Length} bytes, the modulus has {modulusBytes}");
-            }
+            work = request.Type == MessageType.Sign
+                ? key.Holder.Sign(step.Step, Math.Min(_config.Limits.MaxBatchItems, ProtocolLimits.MaxBatchItems))
+                : key.Holder.Preprocess(step.Step, _config.Limits.MaxNoncesPerRequest);
         }
-        var shares = new byte[sign.EncodedMessages.Count][];
-        RunChunked(source, shares.Length, RsaChunk,
-            i =>
-            {
-                var share = key.Holder.Sign(sign.EncodedMessages[i], sign.WithProofs).Encode();
-                shares[i] = _faults?.RsaShare(share) ?? share;
-            },
-            failure =>
-            {
-                key.Release();
-                if (failure is null) Reply(incoming, request, ByteStringList.Encode(shares));
-                else ReplyFailure(incoming, request, failure);
-            });
-    }
-
-    // ---- FROST
-
-    private void FrostCommit(string source, Incoming incoming, RequestEnvelope request, FrostCommitRequest commit)
-    {
-        var key = AcquireKey<HeldFrostKey>(commit.KeyId);
-        ulong first = key.IssueNonces(commit.Count);
-        var commitments = new (byte[], byte[])[commit.Count];
-        RunChunked(source, commit.Count, FrostChunk,
-            i =>
-            {
-                var commitment = key.Commit(first + (ulong)i);
-                commitments[i] = (commitment.Hiding, commitment.Binding);
-                if (_faults is not null) commitments[i] = _faults.FrostCommitment(commitments[i]);
-            },
-            failure =>
-            {
-                key.Release();
-                if (failure is null) Reply(incoming, request, new FrostCommitReply(first, commitments).Encode());
-                else ReplyFailure(incoming, request, failure);
-            });
-    }
-
-    private void FrostSign(string source, Incoming incoming, RequestEnvelope request, FrostSignRequest sign)
-    {
-        var key = AcquireKey<HeldFrostKey>(sign.KeyId);
-        // Reserved here, on the dispatcher, in arrival order: two batches can never both spend a nonce number.
-        var (nextNonce, error) = key.Reserve(sign.Items.Select(i => i.Nonce).ToList());
-        if (error is not null)
+        catch (ThresholdFormatException e)
         {
             key.Release();
-            throw new NodeRequestException(ErrorCode.NonceRejected, $"key {sign.KeyId}: {error}");
+            throw new ProtocolFormatException(e.Message);
         }
-        var shares = new FrostSignAnswer[sign.Items.Count];
-        RunChunked(source, shares.Length, FrostChunk,
-            i =>
+        catch (ThresholdRefusalException e)
+        {
+            key.Release();
+            throw new NodeRequestException(e.Reason == RefusalReason.Spent ? ErrorCode.NonceRejected : ErrorCode.InvalidRequest, $"key {step.KeyId}: {e.Message}");
+        }
+        RunChunked(source, work.Count, work.ItemsPerTurn, work.Compute, failure =>
+        {
+            if (failure is not null)
             {
-                var item = sign.Items[i];
-                using var nonce = key.TakeNonce(item.Nonce);
-                var commitments = item.Commitments.Select(c => new FrostCommitment(c.Identifier, c.Hiding, c.Binding)).ToList();
-                try
-                {
-                    var package = FrostEd25519.Prepare(item.Message, commitments, key.PublicKey, own: nonce);
-                    var share = FrostEd25519.Sign(key.Share, nonce, package);
-                    // The group commitment R goes back beside the share: the client then needs only additions to
-                    // aggregate, and verifies the result (it recomputes R itself only when that check fails).
-                    var groupCommitment = package.GroupCommitment;
-                    if (_faults is not null) (share, groupCommitment) = (_faults.FrostShare(share), _faults.FrostGroupCommitment(groupCommitment));
-                    shares[i] = new FrostSignAnswer(share, groupCommitment);
-                }
-                catch (Exception e) when (e is ArgumentException or ThresholdSigningException or CryptographicException or KeyNotFoundException)
-                {
-                    throw new NodeRequestException(ErrorCode.InvalidRequest, $"item {i}: {e.Message}");
-                }
-            },
-            failure =>
+                work.Abandon();
+                key.Release();
+                ReplyFailure(incoming, request, failure);
+                return;
+            }
+            if (work.SpendsBelow is not { } spentBelow)
             {
-                if (failure is not null)
-                {
-                    key.Forget(sign.Items.Select(i => i.Nonce));
-                    key.Release();
-                    ReplyFailure(incoming, request, failure);
-                    return;
-                }
-                // The shares leave the node only after the nonces they used can never be spent again, even after a crash.
-                Task durable;
-                try
-                {
-                    durable = key.EnsureDurableAsync(nextNonce, target => _store.AdvanceNonceAsync(sign.KeyId, target, _stopping.Token));
-                }
-                catch (Exception e)
-                {
-                    durable = Task.FromException(e);
-                }
-                if (durable.IsCompletedSuccessfully)
-                {
-                    // Usually so (an earlier block write covers these numbers): answer from this worker, without
-                    // another thread hop in the way of the reply.
-                    try { Reply(incoming, request, FrostSignReply.Encode(shares)); }
-                    finally { key.Release(); }
-                    return;
-                }
-                _ = ReplyWhenDurableAsync(durable);
-            });
+                try { Reply(incoming, request, Answer(step, request.Type, work)); }
+                finally { key.Release(); }
+                return;
+            }
+            Task durable;
+            try
+            {
+                durable = key.EnsureDurableAsync(spentBelow, target => _store.AdvanceNonceAsync(step.KeyId, target, _stopping.Token));
+            }
+            catch (Exception e)
+            {
+                durable = Task.FromException(e);
+            }
+            if (durable.IsCompletedSuccessfully)
+            {
+                // Usually so (an earlier block write covers these numbers): answer from this worker, without
+                // another thread hop in the way of the reply.
+                try { Reply(incoming, request, Answer(step, request.Type, work)); }
+                finally { key.Release(); }
+                return;
+            }
+            _ = ReplyWhenDurableAsync(durable);
+        });
 
         async Task ReplyWhenDurableAsync(Task durable)
         {
             try
             {
                 await durable.ConfigureAwait(false);
-                Reply(incoming, request, FrostSignReply.Encode(shares));
+                Reply(incoming, request, Answer(step, request.Type, work));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -267,6 +210,14 @@ public sealed partial class NodeServer
                 key.Release();
             }
         }
+    }
+
+    /// <summary>The work's answer, as the test hook would have this node lie about it (honest without one).</summary>
+    private byte[] Answer(KeyStepRequest step, MessageType type, IHolderWork work)
+    {
+        var answer = work.Answer();
+        if (_faults is null) return answer;
+        return type == MessageType.Sign ? _faults.SignAnswer(step.Scheme, answer) : _faults.PreprocessAnswer(step.Scheme, answer);
     }
 
     // ---- distributed key generation

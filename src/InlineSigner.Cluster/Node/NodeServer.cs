@@ -49,13 +49,14 @@ public sealed class NodeCounters
         $"served {Served}, error replies {ErrorReplies}, unanswered {Unanswered} (unauthenticated {Unauthenticated}, not allowed {NotAllowed}, stale {Stale}, replayed {Replayed}, dropped {Dropped})";
 }
 
-/// <summary>Test hook: lets a test make a node lie (corrupt its signature shares or commitments) to prove the client catches it.</summary>
+/// <summary>
+/// Test hook: lets a test make a node lie (change its encoded answers — signature shares, commitments — into wrong but
+/// well-formed ones) to prove the client catches it.
+/// </summary>
 internal interface INodeFaults
 {
-    byte[] RsaShare(byte[] encodedShare);
-    byte[] FrostShare(byte[] share);
-    (byte[] Hiding, byte[] Binding) FrostCommitment((byte[] Hiding, byte[] Binding) commitment) => commitment;
-    byte[] FrostGroupCommitment(byte[] groupCommitment) => groupCommitment;
+    byte[] SignAnswer(KeyScheme scheme, byte[] answer) => answer;
+    byte[] PreprocessAnswer(KeyScheme scheme, byte[] answer) => answer;
 }
 
 /// <summary>
@@ -69,9 +70,6 @@ internal interface INodeFaults
 /// </summary>
 public sealed partial class NodeServer : IDisposable
 {
-    private const int RsaChunk = 4;      // one RSA share is a full-width exponentiation: small chunks keep turns short
-    private const int FrostChunk = 32;
-
     private readonly NodeConfig _config;
     private readonly ShareStore _store;
     private readonly ILogger _logger;
@@ -322,14 +320,9 @@ public sealed partial class NodeServer : IDisposable
                 case MessageType.DeleteShare:
                     DeleteShare(incoming, request, KeyIdRequest.Decode(request.Payload));
                     break;
-                case MessageType.RsaSign:
-                    RsaSign(source, incoming, request, RsaSignRequest.Decode(request.Payload, _config.Limits.MaxBatchItems));
-                    break;
-                case MessageType.FrostCommit:
-                    FrostCommit(source, incoming, request, FrostCommitRequest.Decode(request.Payload, _config.Limits.MaxNoncesPerRequest));
-                    break;
-                case MessageType.FrostSign:
-                    FrostSign(source, incoming, request, FrostSignRequest.Decode(request.Payload, _config.Limits.MaxBatchItems));
+                case MessageType.Sign:
+                case MessageType.Preprocess:
+                    KeyStep(source, incoming, request, KeyStepRequest.Decode(request.Payload));
                     break;
                 case MessageType.DkgStart:
                 case MessageType.DkgShares:

@@ -11,9 +11,11 @@ public enum MessageType : byte
     StoreShare = 0x02,
     DeleteShare = 0x03,
     ListKeys = 0x04,
-    RsaSign = 0x10,
-    FrostCommit = 0x20,
-    FrostSign = 0x21,
+    /// <summary>A signing round of the key's scheme (<see cref="KeyStepRequest"/>).</summary>
+    Sign = 0x10,
+
+    /// <summary>A preprocessing round of the key's scheme, for schemes that have one (FROST commitments).</summary>
+    Preprocess = 0x11,
     DkgStart = 0x30,
     DkgShares = 0x31,
     DkgFinish = 0x32,

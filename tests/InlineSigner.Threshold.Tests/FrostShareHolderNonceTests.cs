@@ -1,25 +1,21 @@
 using System.Security.Cryptography;
-using InlineSigner.Cluster.Keys;
-using InlineSigner.Cluster.Node;
-using InlineSigner.Cluster.Protocol;
 using InlineSigner.Threshold.Frost;
 
-namespace InlineSigner.Cluster.Tests;
+namespace InlineSigner.Threshold.Tests;
 
 /// <summary>
-/// A node's FROST nonces kept between the rounds: round two gets exactly the nonce it would have derived, numbers that
-/// can no longer be spent are dropped, and the cache stays bounded and is zeroed with the key.
+/// A FROST share holder's nonces kept between the rounds (what a cluster node relies on): round two gets exactly the
+/// nonce it would have derived, numbers that can no longer be spent are dropped, and the cache stays bounded and is
+/// zeroed with the holder.
 /// </summary>
-public sealed class HeldFrostKeyTests
+public sealed class FrostShareHolderNonceTests
 {
-    /// <summary>A held key as a node loads it from its store; these tests never sign, so any scalar serves as the share.</summary>
-    private static HeldFrostKey Key(int nodeId = 1)
+    /// <summary>A holder as a node loads it from its store; these tests never sign, so any scalar serves as the share.</summary>
+    private static FrostShareHolder Key(int nodeId = 1)
     {
         var (publicKey, shares, _) = FrostEd25519.TrustedDealerKeygen(2, 3);
         foreach (var share in shares) share.Dispose();
-        var stored = new StoredKey("k1", KeyScheme.FrostEd25519, nodeId, FrostKeyCodec.EncodePublicKey(publicKey),
-            FrostKeyCodec.EncodeShare(nodeId, Ed25519Group.RandomScalar()), 0, RandomNumberGenerator.GetBytes(32), 0);
-        return new HeldFrostKey(stored, nodeId);
+        return new FrostShareHolder(publicKey, new FrostKeyShare(nodeId, Ed25519Group.RandomScalar()), RandomNumberGenerator.GetBytes(32), 0);
     }
 
     [Fact]
@@ -59,10 +55,10 @@ public sealed class HeldFrostKeyTests
         Assert.Null(key.Reserve([first + 1_000_000]).Error); // a wide gap drops everything below it
         Assert.Equal(0, key.KeptNonces);
 
-        ulong more = key.IssueNonces(HeldFrostKey.MaxKeptNonces + 10);
-        for (int i = 0; i < HeldFrostKey.MaxKeptNonces + 10; i++) key.Commit(more + (ulong)i);
-        Assert.Equal(HeldFrostKey.MaxKeptNonces, key.KeptNonces);
-        key.Release();
+        ulong more = key.IssueNonces(FrostShareHolder.MaxKeptNonces + 10);
+        for (int i = 0; i < FrostShareHolder.MaxKeptNonces + 10; i++) key.Commit(more + (ulong)i);
+        Assert.Equal(FrostShareHolder.MaxKeptNonces, key.KeptNonces);
+        key.Dispose();
         Assert.Equal(0, key.KeptNonces);
     }
 
