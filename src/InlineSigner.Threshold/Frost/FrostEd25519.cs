@@ -313,7 +313,17 @@ public static class FrostEd25519
 
     internal static Dictionary<int, byte[]> BindingFactors(byte[] groupPublicKey, List<FrostCommitment> list, byte[] message)
     {
-        var encoded = list.SelectMany(c => Ed25519Group.ScalarFromInt(c.Identifier).Concat(c.Hiding).Concat(c.Binding)).ToArray();
+        // encode_group_commitment_list: identifier ‖ hiding ‖ binding for each, copied in place (a LINQ chain over the
+        // bytes cost more than the hash).
+        var encoded = new byte[list.Count * 96];
+        for (int k = 0; k < list.Count; k++)
+        {
+            var c = list[k];
+            if (c.Hiding.Length != Ed25519Group.ElementSize || c.Binding.Length != Ed25519Group.ElementSize) throw InvalidCommitment(c.Identifier);
+            Ed25519Group.ScalarFromInt(c.Identifier).CopyTo(encoded, 96 * k);
+            c.Hiding.CopyTo(encoded, 96 * k + 32);
+            c.Binding.CopyTo(encoded, 96 * k + 64);
+        }
         // rho_input = prefix ‖ identifier: the prefix is written once and only the identifier changes.
         var input = new byte[32 + 64 + 64 + 32];
         groupPublicKey.CopyTo(input, 0);
