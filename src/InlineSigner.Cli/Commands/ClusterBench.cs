@@ -124,7 +124,7 @@ internal static class ClusterBench
             progress($"Ed25519: single key, {duration.TotalSeconds:0.###} s");
             var edSingle = ThresholdRates.SingleEd25519(duration, cores, cancellationToken);
             var ed = await CompareAsync("Ed25519", manager.Signer(edRecord.KeyId), nodes,
-                () => ThresholdRates.Frost(t, n, duration, cores, cancellationToken), options, progress, cancellationToken);
+                () => ThresholdRates.Frost(t, n, duration, cores, cancellationToken, engineCheck: true, roundOneTimed: true), options, progress, cancellationToken);
 
             return new Result(cores, t, n, options.Bits, duration.TotalSeconds, options.Rounds, options.NodeWorkers, options.LatencySamples, rsaSingle, rsa, edSingle, ed);
         }

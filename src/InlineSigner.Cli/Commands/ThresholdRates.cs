@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using ARSoft.Tools.Net.Dns;
+using InlineSigner.Dnssec.Keys;
 using InlineSigner.Threshold.Frost;
 using InlineSigner.Threshold.Rsa;
 using Org.BouncyCastle.Crypto.Parameters;
@@ -89,16 +91,22 @@ internal static class ThresholdRates
 
     /// <summary>
     /// End-to-end FROST signatures per second with nonces generated beforehand (round one is done ahead of time, as
-    /// the nodes do): round two for t participants, aggregation checked as Ed25519, verified again by BouncyCastle.
+    /// the nodes do): round two for t participants, aggregation checked as Ed25519 (libsodium). With
+    /// <paramref name="engineCheck"/> every signature is verified again with the signing engine's own verifier
+    /// (<see cref="SignatureCheck"/>, BouncyCastle), as `bench cluster`'s cluster side does, so the two sides of that
+    /// comparison do the same work; without it a sample is, after the timed run. With <paramref name="roundOneTimed"/>
+    /// the participants make each signature's nonces inside the timed run, as nodes under sustained load refill their
+    /// commitment pools while they sign (`bench cluster`); without it round one is done before the clock starts, as
+    /// issue 3 defines the figure.
     /// </summary>
-    public static Measurement Frost(int t, int n, TimeSpan duration, int cores, CancellationToken cancellationToken)
+    public static Measurement Frost(int t, int n, TimeSpan duration, int cores, CancellationToken cancellationToken, bool engineCheck = false, bool roundOneTimed = false)
     {
         var (publicKey, shares, _) = FrostEd25519.TrustedDealerKeygen(t, n);
         var signers = shares.Take(t).ToList();
         var verifier = new Ed25519PublicKeyParameters(publicKey.GroupPublicKey, 0);
         // More nonce sets than the run can use, so the timed run never waits for round one.
-        int count = Math.Max(200, (int)(duration.TotalSeconds * 2500 * cores));
-        var pool = Enumerable.Range(0, count).Select(_ => signers.Select(FrostEd25519.Commit).ToList()).ToList();
+        int count = roundOneTimed ? int.MaxValue : Math.Max(200, (int)(duration.TotalSeconds * 2500 * cores));
+        List<List<FrostNonce>> pool = roundOneTimed ? [] : Enumerable.Range(0, count).Select(_ => signers.Select(FrostEd25519.Commit).ToList()).ToList();
         int next = -1;
         var sample = new System.Collections.Concurrent.ConcurrentBag<(byte[] Message, byte[] Signature)>();
         var cpu = CpuClock.Start();
@@ -110,7 +118,7 @@ internal static class ThresholdRates
             while (clock.Elapsed < duration && !cancellationToken.IsCancellationRequested && (i = Interlocked.Increment(ref next)) < count)
             {
                 var message = BitConverter.GetBytes(i);
-                var nonces = pool[i];
+                var nonces = roundOneTimed ? signers.Select(FrostEd25519.Commit).ToList() : pool[i];
                 var commitments = nonces.Select(x => x.Commitment).ToList();
                 // Every participant derives the signing package independently, as over the network, and reports its R
                 // with its share; the coordinator aggregates with additions and one verification, as the cluster client does.
@@ -126,7 +134,12 @@ internal static class ThresholdRates
                 // CombineVerified verifies (libsodium) as the coordinator must; a sample is verified again by
                 // BouncyCastle after the timed run, as an independent RFC 8032 check that costs the rate nothing.
                 var signature = FrostEd25519.CombineVerified(groupCommitment, zs.Values, message, publicKey) ?? throw new CryptographicException("FROST aggregate does not verify");
-                if (i % 64 == 0) sample.Add((message, signature));
+                if (engineCheck)
+                {
+                    if (!SignatureCheck.Verify(DnsSecAlgorithm.Ed25519, publicKey.GroupPublicKey, message, signature)) throw new CryptographicException("bad FROST signature");
+                }
+                else if (i % 64 == 0) sample.Add((message, signature));
+                if (roundOneTimed) foreach (var nonce in nonces) nonce.Dispose();
                 Interlocked.Increment(ref done);
             }
         })).ToList();
