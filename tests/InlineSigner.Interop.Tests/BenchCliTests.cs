@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using InlineSigner.Tests.Shared;
 
@@ -12,18 +11,9 @@ public sealed class BenchCliTests
 {
     private static async Task<JsonElement> RunJsonAsync(params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "inline-signer.dll"));
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
-        try { await process.WaitForExitAsync(timeout.Token); }
-        catch (OperationCanceledException) { process.Kill(true); throw; }
-        var text = await output;
-        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {await error}\n{text}");
-        using var document = JsonDocument.Parse(text.Trim());
+        var result = await ExternalTool.RunInlineSignerAsync(arguments, TimeSpan.FromMinutes(10));
+        Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}: {result.Error}\n{result.Output}");
+        using var document = JsonDocument.Parse(result.Output.Trim());
         return document.RootElement.Clone();
     }
 

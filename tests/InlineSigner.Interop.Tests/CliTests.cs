@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using InlineSigner.Tests.Shared;
 
 namespace InlineSigner.Interop.Tests;
@@ -6,20 +5,7 @@ namespace InlineSigner.Interop.Tests;
 /// <summary>The `inline-signer` program as a user runs it: real process, exit codes, one-line errors, files.</summary>
 public sealed class CliTests
 {
-    internal static async Task<ToolResult> RunCli(params string[] arguments)
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "inline-signer.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(dll);
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        try { await process.WaitForExitAsync(timeout.Token); }
-        catch (OperationCanceledException) { process.Kill(true); throw; }
-        return new ToolResult(process.ExitCode, await output, await error);
-    }
+    internal static Task<ToolResult> RunCli(params string[] arguments) => ExternalTool.RunInlineSignerAsync(arguments);
 
     [Fact]
     public async Task Seed_workflow_generate_sign_verify_digest_works_and_real_validators_agree()

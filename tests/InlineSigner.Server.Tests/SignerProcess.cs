@@ -206,19 +206,7 @@ public sealed class SignerProcess : IAsyncDisposable
 
     public static double Metric(IReadOnlyDictionary<string, double> metrics, string key) => metrics.TryGetValue(key, out var v) ? v : 0;
 
-    public static async Task<ToolResult> RunCliAsync(IEnumerable<string> arguments, TimeSpan? timeout = null)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "inline-signer.dll"));
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
-        try { await process.WaitForExitAsync(cancel.Token); }
-        catch (OperationCanceledException) { process.Kill(true); throw new TimeoutException($"inline-signer {string.Join(' ', start.ArgumentList)} did not finish"); }
-        return new ToolResult(process.ExitCode, await output, await error);
-    }
+    public static Task<ToolResult> RunCliAsync(IEnumerable<string> arguments, TimeSpan? timeout = null) => ExternalTool.RunInlineSignerAsync(arguments, timeout);
 
     public ValueTask DisposeAsync()
     {

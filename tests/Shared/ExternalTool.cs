@@ -60,6 +60,10 @@ public static class ExternalTool
     }
 
     public static Task<ToolResult> RunAsync(string name, params string[] arguments) => RunAsync(name, (IEnumerable<string>)arguments);
+
+    /// <summary>Our own `inline-signer` program, as built beside the test binaries, run the way a user runs it.</summary>
+    public static Task<ToolResult> RunInlineSignerAsync(IEnumerable<string> arguments, TimeSpan? timeout = null) =>
+        RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "inline-signer.dll"), .. arguments], timeout: timeout);
 }
 
 /// <summary>A temporary directory deleted when the test ends.</summary>
