@@ -47,16 +47,16 @@ public sealed class InProcessFrostSigner : ISigner
             // Each participant derives the signing package itself (as a node does) and reports its R with its share;
             // the coordinator adds the shares and verifies, deriving the package itself only if that fails.
             var shares = new Dictionary<int, byte[]>();
-            var groupCommitments = new HashSet<string>();
             byte[]? groupCommitment = null;
+            bool agree = true;
             for (int k = 0; k < signers.Count; k++)
             {
                 var package = FrostEd25519.Prepare(message, commitments, _publicKey, nonces[k]);
                 shares[signers[k].Identifier] = FrostEd25519.Sign(signers[k], nonces[k], package);
+                agree &= groupCommitment is null || groupCommitment.AsSpan().SequenceEqual(package.GroupCommitment);
                 groupCommitment = package.GroupCommitment;
-                groupCommitments.Add(Convert.ToHexString(groupCommitment));
             }
-            if (groupCommitments.Count == 1 && FrostEd25519.CombineVerified(groupCommitment, shares.Values, message, _publicKey) is { } signature) return signature;
+            if (agree && FrostEd25519.CombineVerified(groupCommitment, shares.Values, message, _publicKey) is { } signature) return signature;
             return FrostEd25519.Aggregate(FrostEd25519.Prepare(message, commitments, _publicKey), shares, _publicKey, verifyEachShare: false);
         }
         finally

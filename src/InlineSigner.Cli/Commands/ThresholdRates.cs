@@ -103,7 +103,6 @@ internal static class ThresholdRates
     {
         var (publicKey, shares, _) = FrostEd25519.TrustedDealerKeygen(t, n);
         var signers = shares.Take(t).ToList();
-        var verifier = new Ed25519PublicKeyParameters(publicKey.GroupPublicKey, 0);
         // More nonce sets than the run can use, so the timed run never waits for round one.
         int count = roundOneTimed ? int.MaxValue : Math.Max(200, (int)(duration.TotalSeconds * 2500 * cores));
         List<List<FrostNonce>> pool = roundOneTimed ? [] : Enumerable.Range(0, count).Select(_ => signers.Select(FrostEd25519.Commit).ToList()).ToList();
@@ -131,8 +130,9 @@ internal static class ThresholdRates
                     if (groupCommitment is not null && !groupCommitment.AsSpan().SequenceEqual(own.GroupCommitment)) throw new CryptographicException("participants derived different R");
                     groupCommitment = own.GroupCommitment;
                 }
-                // CombineVerified verifies (libsodium) as the coordinator must; a sample is verified again by
-                // BouncyCastle after the timed run, as an independent RFC 8032 check that costs the rate nothing.
+                // CombineVerified verifies (libsodium) as the coordinator must. The engine's verifier (BouncyCastle)
+                // checks each signature again with engineCheck, as the cluster side does; otherwise it checks a sample
+                // after the timed run, an independent RFC 8032 check that costs the rate nothing.
                 var signature = FrostEd25519.CombineVerified(groupCommitment, zs.Values, message, publicKey) ?? throw new CryptographicException("FROST aggregate does not verify");
                 if (engineCheck)
                 {
@@ -147,12 +147,8 @@ internal static class ThresholdRates
         foreach (var thread in threads) thread.Join();
         var result = new Measurement(done, clock.Elapsed.TotalSeconds, cpu.ElapsedMs);
         foreach (var (message, signature) in sample)
-        {
-            var check = new Ed25519Signer();
-            check.Init(false, verifier);
-            check.BlockUpdate(message, 0, message.Length);
-            if (!check.VerifySignature(signature)) throw new CryptographicException("a FROST signature libsodium accepted does not verify with BouncyCastle");
-        }
+            if (!SignatureCheck.Verify(DnsSecAlgorithm.Ed25519, publicKey.GroupPublicKey, message, signature))
+                throw new CryptographicException("a FROST signature libsodium accepted does not verify with BouncyCastle");
         foreach (var set in pool) foreach (var nonce in set) nonce.Dispose();
         foreach (var share in shares) share.Dispose();
         cancellationToken.ThrowIfCancellationRequested();

@@ -18,7 +18,6 @@ internal static partial class Sodium
     [LibraryImport(Library)] internal static unsafe partial void crypto_core_ed25519_scalar_add(byte* z, byte* x, byte* y);
     [LibraryImport(Library)] internal static unsafe partial void crypto_core_ed25519_scalar_sub(byte* z, byte* x, byte* y);
     [LibraryImport(Library)] internal static unsafe partial void crypto_core_ed25519_scalar_mul(byte* z, byte* x, byte* y);
-    [LibraryImport(Library)] internal static unsafe partial int crypto_core_ed25519_scalar_invert(byte* recip, byte* s);
     [LibraryImport(Library)] internal static unsafe partial void crypto_core_ed25519_scalar_random(byte* r);
     [LibraryImport(Library)] internal static unsafe partial int crypto_sign_verify_detached(byte* sig, byte* m, ulong mlen, byte* pk);
 }
@@ -80,15 +79,6 @@ public static unsafe class Ed25519Group
             }
         }
         return z;
-    }
-
-    public static byte[] Invert(ReadOnlySpan<byte> s)
-    {
-        CheckScalar(s);
-        var r = new byte[32];
-        fixed (byte* pr = r, ps = s)
-            if (Sodium.crypto_core_ed25519_scalar_invert(pr, ps) != 0) throw new CryptographicException("zero has no inverse");
-        return r;
     }
 
     public static byte[] ScalarFromInt(int value)
